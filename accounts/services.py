@@ -1,0 +1,134 @@
+"""Every write that touches money or API keys. The only code that changes a balance."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Account, ApiKey, LedgerEntry, LedgerKind
+from smmpanel.errors import DomainError, InsufficientBalance, InvalidApiKey
+from smmpanel.money import to_amount
+
+KEY_BYTES = 32  # 43 URL-safe characters
+KEY_MAX_LENGTH = 128
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def ledger_post(
+    *,
+    account_id: int,
+    amount: Decimal,
+    kind: str,
+    order_id: int | None = None,
+    memo: str = "",
+    created_by=None,
+) -> LedgerEntry:
+    """Move an account's balance by `amount` and log it; locks the account row.
+
+    Raises InsufficientBalance (and changes nothing) when the balance would go below zero.
+    """
+    amount = to_amount(amount)
+    with transaction.atomic(savepoint=False):
+        # On PostgreSQL the row lock serialises concurrent postings; on SQLite the IMMEDIATE
+        # transaction already holds the database's write lock.
+        balance = (
+            Account.objects.select_for_update().values_list("balance", flat=True).get(pk=account_id)
+        )
+        new_balance = balance + amount
+        if new_balance < 0:
+            raise InsufficientBalance()
+        Account.objects.filter(pk=account_id).update(balance=new_balance)
+        return LedgerEntry.objects.create(
+            account_id=account_id,
+            kind=kind,
+            amount=amount,
+            balance_after=new_balance,
+            order_id=order_id,
+            memo=memo,
+            created_by=created_by,
+        )
+
+
+def account_deposit(*, account: Account, amount: Decimal, memo: str = "", created_by=None) -> LedgerEntry:
+    """Add funds to an account; locks the account row."""
+    amount = to_amount(amount)
+    if amount <= 0:
+        raise DomainError("Amount must be positive")
+    return ledger_post(
+        account_id=account.pk, amount=amount, kind=LedgerKind.DEPOSIT, memo=memo, created_by=created_by
+    )
+
+
+def account_adjust(*, account: Account, amount: Decimal, memo: str, created_by=None) -> LedgerEntry:
+    """Correct a balance up or down by an operator, with a reason; locks the account row."""
+    amount = to_amount(amount)
+    if amount == 0:
+        raise DomainError("Amount must not be zero")
+    if not memo.strip():
+        raise DomainError("A memo is required for an adjustment")
+    return ledger_post(
+        account_id=account.pk, amount=amount, kind=LedgerKind.ADJUSTMENT, memo=memo, created_by=created_by
+    )
+
+
+def reseller_create(*, username: str, balance: Decimal = Decimal(0), created_by=None) -> tuple[Account, str]:
+    """Create a user with an account (and an opening deposit) and issue its first API key.
+
+    Returns the account and the key in clear: the only time it exists outside the client.
+    """
+    User = get_user_model()
+    with transaction.atomic():
+        if User.objects.filter(username=username).exists():
+            raise DomainError(f"User {username!r} already exists")
+        try:
+            user = User.objects.create_user(username=username)
+        except IntegrityError as exc:  # created concurrently
+            raise DomainError(f"User {username!r} already exists") from exc
+        account = Account.objects.create(user=user)
+        if balance:
+            account_deposit(account=account, amount=balance, memo="Opening balance", created_by=created_by)
+        _, key = apikey_issue(account=account, label="first key")
+    account.refresh_from_db(fields=["balance"])
+    return account, key
+
+
+def apikey_issue(*, account: Account, label: str = "") -> tuple[ApiKey, str]:
+    """Create a new key for an account; returns the row and the key in clear (never stored)."""
+    key = secrets.token_urlsafe(KEY_BYTES)
+    api_key = ApiKey.objects.create(account=account, prefix=key[:8], digest=_digest(key), label=label)
+    return api_key, key
+
+
+def apikey_revoke(*, api_key: ApiKey) -> None:
+    """Stop a key from working; a second call keeps the first revocation time."""
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def apikey_authenticate(*, key: str | None) -> Account:
+    """The active account a key belongs to, or InvalidApiKey. Records the key's last use."""
+    if not key or len(key) > KEY_MAX_LENGTH:
+        raise InvalidApiKey()
+    api_key = (
+        ApiKey.objects.select_related("account", "account__user")
+        .filter(digest=_digest(key), revoked_at__isnull=True)
+        .first()
+    )
+    if api_key is None or not api_key.account.is_active or not api_key.account.user.is_active:
+        raise InvalidApiKey()
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
+        # At most one write a minute per key, and none when another request just did it.
+        ApiKey.objects.filter(pk=api_key.pk).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+        ).update(last_used_at=now)
+    return api_key.account

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from catalog.service_types import TYPE_SPECS, ServiceType
+
+
+class Platform(models.TextChoices):
+    INSTAGRAM = "instagram", "Instagram"
+    TIKTOK = "tiktok", "TikTok"
+    YOUTUBE = "youtube", "YouTube"
+    TWITTER = "twitter", "X / Twitter"
+    FACEBOOK = "facebook", "Facebook"
+    TELEGRAM = "telegram", "Telegram"
+    SPOTIFY = "spotify", "Spotify"
+    WEBSITE = "website", "Website traffic"
+    OTHER = "other", "Other"
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    platform = models.CharField(max_length=20, choices=Platform.choices, default=Platform.OTHER)
+    sort_order = models.PositiveIntegerField(default=0, help_text="Lower comes first in the catalog.")
+
+    class Meta:
+        ordering = ["sort_order", "id"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Service(models.Model):
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="services")
+    name = models.CharField(max_length=255)
+    type = models.CharField(max_length=40, choices=ServiceType.choices, default=ServiceType.DEFAULT)
+    rate = models.DecimalField(
+        max_digits=16,
+        decimal_places=6,
+        help_text="Price per 1000 units (for package types: the price of one order).",
+    )
+    min_quantity = models.PositiveIntegerField(default=100)
+    max_quantity = models.PositiveIntegerField(default=10000)
+    is_active = models.BooleanField(default=True)
+    refill = models.BooleanField(default=False, help_text="Resellers may request refills.")
+    cancel = models.BooleanField(default=True, help_text="Resellers may cancel orders not yet started.")
+    dripfeed = models.BooleanField(default=False, help_text="Orders may be split into runs.")
+    description = models.TextField(blank=True)
+    sort_order = models.PositiveIntegerField(default=0, help_text="Lower comes first in the catalog.")
+    # Simulated fulfillment: how fast the built-in engine delivers this service.
+    start_delay_seconds = models.PositiveIntegerField(default=0, help_text="Simulated: wait before delivery starts.")
+    speed_per_minute = models.PositiveIntegerField(default=1000, help_text="Simulated: units delivered per minute.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["category__sort_order", "category_id", "sort_order", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(rate__gte=0), name="service_rate_not_negative"),
+            models.CheckConstraint(
+                condition=Q(min_quantity__gte=1) & Q(max_quantity__gte=models.F("min_quantity")),
+                name="service_quantity_bounds",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.name}"
+
+    @property
+    def spec(self):
+        return TYPE_SPECS[self.type]

@@ -1,0 +1,32 @@
+"""The reseller API endpoint: authenticate, pick the action, answer JSON (always HTTP 200)."""
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.services import apikey_authenticate
+from orders.api.actions import ACTIONS, Call
+from orders.api.request import request_fields, request_key
+from smmpanel.errors import InvalidAction
+
+
+def _action_name(value: Any) -> str:
+    return value.strip().lower() if isinstance(value, str) else ""
+
+
+class ResellerApiView(APIView):
+    """`POST /api/v2` (and its aliases): the de-facto SMM panel API; see docs/api.md."""
+
+    def handle(self, request: Request) -> Response:
+        fields = request_fields(request)
+        account = apikey_authenticate(key=request_key(request, fields))
+        handler = ACTIONS.get(_action_name(fields.get("action")))
+        if handler is None:
+            raise InvalidAction()
+        call = Call(account=account, fields=fields, idempotency_header=request.META.get("HTTP_IDEMPOTENCY_KEY"))
+        return Response(handler(call))
+
+    get = post = handle

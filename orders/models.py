@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class OrderStatus(models.TextChoices):
+    PENDING = "Pending"
+    PROCESSING = "Processing"
+    IN_PROGRESS = "In progress"
+    COMPLETED = "Completed"
+    PARTIAL = "Partial"
+    CANCELED = "Canceled"
+
+
+ACTIVE_STATUSES = (OrderStatus.PENDING, OrderStatus.PROCESSING, OrderStatus.IN_PROGRESS)
+
+
+class HoldReason(models.TextChoices):
+    NONE = "", "—"
+    NEEDS_CHECKING = "needs_checking", "Needs checking"
+    PROVIDER_OUT_OF_FUNDS = "provider_out_of_funds", "Provider out of funds"
+    PARKED = "parked", "Parked after repeated failures"
+
+
+class Order(models.Model):
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="orders")
+    service = models.ForeignKey("catalog.Service", on_delete=models.PROTECT, related_name="orders")
+    link = models.CharField(max_length=2000, help_text="As the reseller sent it.")
+    link_normalized = models.CharField(max_length=2000, help_text="Used by the one-active-order-per-link rule.")
+    quantity = models.PositiveIntegerField(help_text="Total units, all drip-feed runs included.")
+    charge = models.DecimalField(max_digits=16, decimal_places=5)
+    start_count = models.PositiveBigIntegerField(default=0)
+    remains = models.PositiveIntegerField()
+    status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.PENDING)
+    hold_reason = models.CharField(max_length=40, choices=HoldReason.choices, default="", blank=True)
+    runs = models.PositiveIntegerField(null=True, blank=True, help_text="Drip-feed: number of runs.")
+    interval = models.PositiveIntegerField(null=True, blank=True, help_text="Drip-feed: minutes between runs.")
+    extra = models.JSONField(default=dict, blank=True, help_text="Type-specific fields, as sent.")
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="order_idempotency_key_per_account",
+            ),
+            models.CheckConstraint(condition=Q(charge__gte=0), name="order_charge_not_negative"),
+            models.CheckConstraint(condition=Q(remains__lte=models.F("quantity")), name="order_remains_le_quantity"),
+        ]
+        indexes = [
+            # The active-order-per-link rule looks orders up by these three.
+            models.Index(fields=["account", "service", "link_normalized"], name="order_active_link_idx"),
+            models.Index(fields=["status", "hold_reason"], name="order_status_hold_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Order #{self.pk}"
+
+
+class OrderEvent(models.Model):
+    """One row per status move (and per hold change): the order's history."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="events")
+    old_status = models.CharField(max_length=20, choices=OrderStatus.choices, blank=True)
+    new_status = models.CharField(max_length=20, choices=OrderStatus.choices)
+    reason = models.CharField(max_length=500, blank=True)
+    actor = models.CharField(max_length=150, help_text="`api:<username>`, `worker`, `operator:<username>` …")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.old_status or '∅'} → {self.new_status}"

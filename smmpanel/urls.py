@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import path, re_path
+
+from orders.api.views import ResellerApiView
+
+api = ResellerApiView.as_view()
+
+urlpatterns = [
+    # Each path answers with and without a trailing slash, directly: a redirect would make
+    # clients re-send their POST as a body-less GET.
+    re_path(r"^api/v2/?$", api, name="api-v2"),
+    re_path(r"^api/v1/?$", api, name="api-v1"),
+    re_path(r"^api\.php/?$", api, name="api-php"),
+    path("admin/", admin.site.urls),
+]
