@@ -1,5 +1,7 @@
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.management.arguments import amount
@@ -19,6 +21,11 @@ class Command(BaseCommand):
         parser.add_argument("--balance", type=amount, default=Decimal(0), help="Opening deposit (default 0).")
 
     def handle(self, *args, username: str, balance: Decimal, **options):
+        User = get_user_model()
+        try:  # the user model's own rules (length, characters), checked before anything is written
+            User._meta.get_field(User.USERNAME_FIELD).clean(username, None)
+        except ValidationError as exc:
+            raise CommandError(f"Invalid username {username!r}: {' '.join(exc.messages)}") from exc
         try:
             account, key = reseller_create(username=username, balance=balance)
         except DomainError as exc:

@@ -35,8 +35,10 @@ class Command(BaseCommand):
         if admin is None:
             admin = User.objects.create_superuser(ADMIN_USERNAME, email="", password=password)
         else:
+            # Whatever became of it, the printed login must work.
             admin.set_password(password)
-            admin.save(update_fields=["password"])
+            admin.is_active = admin.is_staff = admin.is_superuser = True
+            admin.save(update_fields=["password", "is_active", "is_staff", "is_superuser"])
 
         base_url = base_url.rstrip("/")
         self.stdout.write(f"API:    {base_url}/api/v2   (reseller {reseller!r})")

@@ -15,13 +15,14 @@ DEMO_FUNDS = Decimal("1000")
 class Command(BaseCommand):
     help = (
         "Load the demo catalog and a demo reseller with funds, once per database: "
-        "a database that already has services or the demo reseller is left as it is."
+        "a database that already has a catalog (categories or services) or the demo reseller is left as it is."
     )
 
     @transaction.atomic
     def handle(self, *args, **options):
-        if Service.objects.exists():
-            self.stdout.write("Catalog already has services: left unchanged.")
+        # Categories count too: an operator's own category would clash with a demo one (unique names).
+        if Service.objects.exists() or Category.objects.exists():
+            self.stdout.write("Catalog already has categories or services: left unchanged.")
         else:
             count = 0
             for category_order, (category_name, platform, services) in enumerate(DEMO_CATALOG):
