@@ -79,7 +79,8 @@ def order_request_parse(*, fields: Mapping[str, Any]) -> OrderRequest:
         if f.is_blank(fields.get("runs")) or f.is_blank(fields.get("interval")):
             raise MissingParameters()
 
-    link = f.text("link", fields["link"])
+    # A control character in a link is `Invalid link`, found at the link step (API.md).
+    link = fields["link"].strip(" ") if isinstance(fields["link"], str) else f.text("link", fields["link"])
     extra: dict[str, Any] = {}
     line_count = 0
     for name in spec.fields:

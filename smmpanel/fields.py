@@ -15,6 +15,8 @@ _DIGITS = re.compile(r"[0-9]{1,18}")  # 18 digits always fit a 64-bit integer
 # Control characters (C0 and DEL); list fields may hold line breaks.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_EXCEPT_LINE_BREAKS = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]")
+# Only these break a list field's lines: str.splitlines() would also split on U+2028, NEL (\x85) …
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def is_blank(value: Any) -> bool:
@@ -26,8 +28,7 @@ def text(name: str, value: Any, *, multiline: bool = False) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise InvalidParameter(name)
     value = str(value)
-    pattern = _CONTROL_EXCEPT_LINE_BREAKS if multiline else _CONTROL
-    if pattern.search(value):
+    if (_CONTROL_EXCEPT_LINE_BREAKS if multiline else _CONTROL).search(value):
         raise InvalidParameter(name)
     return value.strip()
 
@@ -60,7 +61,7 @@ def lines(name: str, value: Any) -> list[str]:
             raise InvalidParameter(name)
         value = "\n".join(value)
     raw = text(name, value, multiline=True)
-    return [line.strip() for line in raw.splitlines() if line.strip()]
+    return [line.strip() for line in _LINE_BREAK.split(raw) if line.strip()]
 
 
 def id_list(name: str, value: Any) -> list[tuple[str, int | None]]:
@@ -68,15 +69,22 @@ def id_list(name: str, value: Any) -> list[tuple[str, int | None]]:
 
     A malformed id keeps its text and gets None, so a batch answers it item by item.
     """
+    if is_blank(value):
+        raise MissingParameters()
     if isinstance(value, list):
         items = [str(item).strip() if not isinstance(item, bool) else str(item) for item in value]
     elif isinstance(value, (str, int)) and not isinstance(value, bool):
         items = [part.strip() for part in text(name, value).split(",")]
     else:
         raise InvalidParameter(name)
-    unique = list(dict.fromkeys(item for item in items if item))
+    # Keyed by the number, so `7` and `007` are one id answered once; malformed ids by their text.
+    unique: dict[int | str, tuple[str, int | None]] = {}
+    for item in items:
+        if item:
+            pk = int(item) if _DIGITS.fullmatch(item) else None
+            unique.setdefault(item if pk is None else pk, (item, pk))
     if not unique:
         raise MissingParameters()
     if len(unique) > MAX_BATCH_IDS:
         raise TooManyIds()
-    return [(item, int(item) if _DIGITS.fullmatch(item) else None) for item in unique]
+    return list(unique.values())
