@@ -13,11 +13,13 @@ from django.utils import timezone
 
 from accounts.models import Account, ApiKey, LedgerEntry, LedgerKind
 from smmpanel.errors import DomainError, InsufficientBalance, InvalidApiKey
-from smmpanel.money import to_amount
+from smmpanel.money import AMOUNT_QUANTUM, to_amount
 
 KEY_BYTES = 32  # 43 URL-safe characters
 KEY_MAX_LENGTH = 128
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+_BALANCE_FIELD = Account._meta.get_field("balance")
+MAX_BALANCE = Decimal(10) ** (_BALANCE_FIELD.max_digits - _BALANCE_FIELD.decimal_places) - AMOUNT_QUANTUM
 
 
 def _digest(key: str) -> str:
@@ -45,18 +47,22 @@ def ledger_post(
             Account.objects.select_for_update().values_list("balance", flat=True).get(pk=account_id)
         )
         new_balance = balance + amount
-        if new_balance < 0:
-            raise InsufficientBalance()
-        Account.objects.filter(pk=account_id).update(balance=new_balance)
-        return LedgerEntry.objects.create(
-            account_id=account_id,
-            kind=kind,
-            amount=amount,
-            balance_after=new_balance,
-            order_id=order_id,
-            memo=memo,
-            created_by=created_by,
-        )
+        if 0 <= new_balance <= MAX_BALANCE:
+            Account.objects.filter(pk=account_id).update(balance=new_balance)
+            return LedgerEntry.objects.create(
+                account_id=account_id,
+                kind=kind,
+                amount=amount,
+                balance_after=new_balance,
+                order_id=order_id,
+                memo=memo,
+                created_by=created_by,
+            )
+    # Raised outside the savepoint-less block: an exception inside it would mark a caller's
+    # enclosing transaction (e.g. an admin form's) as broken, although nothing was written.
+    if new_balance < 0:
+        raise InsufficientBalance()
+    raise DomainError("Balance would exceed the largest amount the ledger holds")
 
 
 def account_deposit(*, account: Account, amount: Decimal, memo: str = "", created_by=None) -> LedgerEntry:
@@ -129,6 +135,6 @@ def apikey_authenticate(*, key: str | None) -> Account:
     if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
         # At most one write a minute per key, and none when another request just did it.
         ApiKey.objects.filter(pk=api_key.pk).filter(
-            Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+            Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_RESOLUTION)
         ).update(last_used_at=now)
     return api_key.account

@@ -4,12 +4,8 @@ from __future__ import annotations
 import argparse
 from decimal import Decimal, InvalidOperation
 
-from accounts.models import Account
-from smmpanel.money import AMOUNT_QUANTUM, to_amount
-
-# Amounts must fit the ledger's columns (Account.balance, LedgerEntry.amount: 16 digits, 5 places).
-_BALANCE_FIELD = Account._meta.get_field("balance")
-AMOUNT_LIMIT = Decimal(10) ** (_BALANCE_FIELD.max_digits - _BALANCE_FIELD.decimal_places)
+from accounts.services import MAX_BALANCE
+from smmpanel.money import to_amount
 
 
 def amount(value: str) -> Decimal:
@@ -25,6 +21,7 @@ def amount(value: str) -> Decimal:
         raise argparse.ArgumentTypeError(f"Not an amount: {value!r}") from exc
     if not parsed.is_finite() or parsed < 0:
         raise argparse.ArgumentTypeError(f"Not a non-negative amount: {value!r}")
-    if parsed >= AMOUNT_LIMIT or to_amount(parsed) >= AMOUNT_LIMIT:
-        raise argparse.ArgumentTypeError(f"Amount too large (at most {AMOUNT_LIMIT - AMOUNT_QUANTUM}): {value!r}")
+    # Must fit the ledger's columns (16 digits, 5 places).
+    if parsed > MAX_BALANCE or to_amount(parsed) > MAX_BALANCE:
+        raise argparse.ArgumentTypeError(f"Amount too large (at most {MAX_BALANCE}): {value!r}")
     return parsed
