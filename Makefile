@@ -14,13 +14,15 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(BIN)/.installed
 
-# The embedded defaults: SQLite under var/, DEBUG on, served on $(HOST):$(PORT).
+# The embedded defaults: SQLite under var/, a filesystem broker, DEBUG on, served on $(HOST):$(PORT),
+# with a Celery worker and beat beside the web server.
 run: export DEBUG ?= 1
 run: venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py demo_access --base-url http://$(HOST):$(PORT)
-	$(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
+	@echo "Starting web, worker and beat (Ctrl-C stops them all) ..."
+	PATH="$(CURDIR)/$(BIN):$$PATH" HOST=$(HOST) PORT=$(PORT) $(BIN)/honcho start -f Procfile.dev
 
 test: venv
 	$(BIN)/python -m pytest

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
@@ -63,6 +65,47 @@ def ledger_post(
     if new_balance < 0:
         raise InsufficientBalance()
     raise DomainError("Balance would exceed the largest amount the ledger holds")
+
+
+@dataclass(frozen=True)
+class Posting:
+    account_id: int
+    amount: Decimal
+    order_id: int | None = None
+    memo: str = ""
+
+
+def ledger_post_many(*, postings: Sequence[Posting], kind: str) -> list[LedgerEntry]:
+    """Post many credits at once (e.g. a tick's refunds): locks the accounts in primary-key order,
+    inserts the entries in bulk and updates each account's balance once.
+    """
+    if not postings:
+        return []
+    with transaction.atomic(savepoint=False):
+        account_ids = sorted({posting.account_id for posting in postings})
+        balances = dict(
+            Account.objects.select_for_update().filter(pk__in=account_ids).order_by("pk").values_list("pk", "balance")
+        )
+        entries = []
+        for posting in postings:
+            amount = to_amount(posting.amount)
+            if amount < 0:
+                raise ValueError("ledger_post_many only credits; debits go through ledger_post")
+            balances[posting.account_id] += amount
+            entries.append(
+                LedgerEntry(
+                    account_id=posting.account_id,
+                    kind=kind,
+                    amount=amount,
+                    balance_after=balances[posting.account_id],
+                    order_id=posting.order_id,
+                    memo=posting.memo,
+                )
+            )
+        LedgerEntry.objects.bulk_create(entries)
+        for account_id in account_ids:
+            Account.objects.filter(pk=account_id).update(balance=balances[account_id])
+    return entries
 
 
 def account_deposit(*, account: Account, amount: Decimal, memo: str = "", created_by=None) -> LedgerEntry:

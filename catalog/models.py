@@ -51,6 +51,9 @@ class Service(models.Model):
     # Simulated fulfillment: how fast the built-in engine delivers this service.
     start_delay_seconds = models.PositiveIntegerField(default=0, help_text="Simulated: wait before delivery starts.")
     speed_per_minute = models.PositiveIntegerField(default=1000, help_text="Simulated: units delivered per minute.")
+    shortfall_percent = models.PositiveSmallIntegerField(
+        default=0, help_text="Simulated: share of orders (0–100 %) that stop short and end Partial."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -62,6 +65,8 @@ class Service(models.Model):
                 condition=Q(min_quantity__gte=1) & Q(max_quantity__gte=models.F("min_quantity")),
                 name="service_quantity_bounds",
             ),
+            models.CheckConstraint(condition=Q(speed_per_minute__gte=1), name="service_speed_positive"),
+            models.CheckConstraint(condition=Q(shortfall_percent__lte=100), name="service_shortfall_percent"),
         ]
 
     def __str__(self) -> str:

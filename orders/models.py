@@ -37,6 +37,14 @@ class Order(models.Model):
     runs = models.PositiveIntegerField(null=True, blank=True, help_text="Drip-feed: number of runs.")
     interval = models.PositiveIntegerField(null=True, blank=True, help_text="Drip-feed: minutes between runs.")
     extra = models.JSONField(default=dict, blank=True, help_text="Type-specific fields, as sent.")
+    # Fulfillment bookkeeping. attempts counts per-order tasks begun and not finished: a task
+    # that keeps killing its worker parks the order instead of looping forever.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    deliver_from = models.DateTimeField(null=True, blank=True, help_text="When delivery starts (or started).")
+    # The simulated engine's plan, fixed when the order is picked up (Pending → Processing).
+    sim_speed = models.PositiveIntegerField(null=True, blank=True, help_text="Units per minute.")
+    sim_limit = models.PositiveIntegerField(null=True, blank=True, help_text="Units it will deliver in all.")
+    sim_start_count = models.PositiveBigIntegerField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -57,6 +65,8 @@ class Order(models.Model):
             # The active-order-per-link rule looks orders up by these three.
             models.Index(fields=["account", "service", "link_normalized"], name="order_active_link_idx"),
             models.Index(fields=["status", "hold_reason"], name="order_status_hold_idx"),
+            # start_count adds up what earlier orders delivered to the same link.
+            models.Index(fields=["service", "link_normalized"], name="order_service_link_idx"),
         ]
 
     def __str__(self) -> str:
@@ -78,3 +88,15 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.old_status or '∅'} → {self.new_status}"
+
+
+class FulfillmentTick(models.Model):
+    """The last fulfillment tick (one row): what `fulfillment_status` and monitoring read."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField()
+    moved = models.JSONField(default=dict, help_text="Orders handled per step.")
+
+    def __str__(self) -> str:
+        return f"tick at {self.finished_at:%Y-%m-%d %H:%M:%S}"

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db.models import Count, Q
+
 from accounts.models import Account
-from orders.models import Order
+from orders.models import FulfillmentTick, Order, OrderStatus
 from smmpanel.errors import OrderNotFound
 
 STATUS_FIELDS = ("id", "charge", "start_count", "status", "remains")
@@ -22,3 +24,23 @@ def orders_by_id(*, account: Account, order_ids: Iterable[int]) -> dict[int, Ord
     """This account's orders among `order_ids`, in one query."""
     orders = Order.objects.only(*STATUS_FIELDS).filter(account_id=account.pk, pk__in=list(order_ids))
     return {order.pk: order for order in orders}
+
+
+def fulfillment_overview(*, now) -> dict:
+    """What an operator checks when "orders are stuck": counts, holds, the oldest due order, the last tick."""
+    by_status = dict(Order.objects.values_list("status").annotate(n=Count("pk")).order_by())
+    holds = dict(
+        Order.objects.exclude(hold_reason="").values_list("hold_reason").annotate(n=Count("pk")).order_by()
+    )
+    due = Order.objects.filter(hold_reason="").filter(
+        Q(status=OrderStatus.PENDING)
+        | Q(status=OrderStatus.PROCESSING, deliver_from__lte=now)
+        | Q(status=OrderStatus.IN_PROGRESS)
+    )
+    oldest_due = due.order_by("updated_at").values("pk", "status", "updated_at").first()
+    return {
+        "by_status": {status: by_status.get(status, 0) for status in OrderStatus.values},
+        "holds": holds,
+        "oldest_due": oldest_due,
+        "last_tick": FulfillmentTick.objects.filter(pk=1).first(),
+    }

@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
 
 from accounts.models import Account, LedgerKind
-from accounts.services import ledger_post
-from orders import lifecycle
-from orders.models import ACTIVE_STATUSES, Order, OrderEvent, OrderStatus
+from accounts.services import Posting, ledger_post, ledger_post_many
+from orders import lifecycle, simulation
+from orders.models import ACTIVE_STATUSES, HoldReason, Order, OrderEvent, OrderStatus
+from orders.wakeups import wake_after_commit
 from orders.order_request import order_request_parse, request_fingerprint
 from smmpanel import fields as f
 from smmpanel.errors import (
@@ -90,6 +94,7 @@ def order_place(
             )
             ledger_post(account_id=account.pk, amount=-request.charge, kind=LedgerKind.CHARGE, order_id=order.pk)
             OrderEvent.objects.create(order=order, new_status=order.status, reason="placed", actor=actor)
+            wake_after_commit(order.pk)
     except IntegrityError:
         # Only the idempotency constraint can collide here, and only if the lock was bypassed.
         if idempotency_key and (
@@ -100,10 +105,19 @@ def order_place(
     return order
 
 
-def _apply_transition(*, order: Order, new_status: str, reason: str, actor: str, remains: int | None = None) -> Order:
+def _apply_transition(
+    *,
+    order: Order,
+    new_status: str,
+    reason: str,
+    actor: str,
+    remains: int | None = None,
+    also_save: Sequence[str] = (),
+) -> Order:
     """Move a locked order through the lifecycle table, log the event, post any refund.
 
-    The caller holds the account lock whenever the move refunds (see order_transition).
+    The caller holds the account lock whenever the move refunds (see order_transition), and may
+    have set other fields on `order` to be saved with the move (`also_save`).
     """
     old_status = order.status
     if not lifecycle.is_allowed(old_status, new_status):
@@ -116,7 +130,7 @@ def _apply_transition(*, order: Order, new_status: str, reason: str, actor: str,
         new_status=new_status, charge=order.charge, quantity=order.quantity, remains=order.remains
     )
     order.status = new_status
-    order.save(update_fields=["status", "remains", "updated_at"])
+    order.save(update_fields=["status", "remains", "updated_at", *also_save])
     OrderEvent.objects.create(order=order, old_status=old_status, new_status=new_status, reason=reason, actor=actor)
     if refund > 0:
         ledger_post(account_id=order.account_id, amount=refund, kind=LedgerKind.REFUND, order_id=order.pk)
@@ -169,3 +183,133 @@ def order_cancel_many(*, account: Account, order_ids: Sequence[int], actor: str)
         except (OrderNotFound, OrderNotCancelable) as exc:
             results[order_id] = exc
     return results
+
+
+def orders_move(
+    *,
+    order_ids: Sequence[int],
+    old_status: str,
+    new_status: str,
+    reason: str,
+    actor: str,
+    now: datetime | None = None,
+    changes: Mapping[str, Any] | None = None,
+) -> list[int]:
+    """Move many orders from `old_status` to `new_status` with set-based statements.
+
+    The same lifecycle table as order_transition decides, once for the whole set. Locks the
+    accounts first (in primary-key order) when the move refunds, then the orders; orders that
+    another transaction holds, or that are no longer in `old_status` or are on hold, are left
+    for a later pass. `changes` are extra column updates (values or expressions). Returns the
+    ids moved.
+    """
+    if not lifecycle.is_allowed(old_status, new_status):
+        raise IllegalTransition(old_status, new_status)
+    now = now or timezone.now()
+    refunds = new_status in lifecycle.REFUND_ON_ENTRY
+    with transaction.atomic():
+        if refunds:
+            account_ids = sorted(set(Order.objects.filter(pk__in=order_ids).values_list("account_id", flat=True)))
+            list(Account.objects.select_for_update().filter(pk__in=account_ids).order_by("pk").values_list("pk"))
+        moved = list(
+            Order.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=order_ids, status=old_status, hold_reason="")
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if not moved:
+            return []
+        updates: dict[str, Any] = {"status": new_status, "updated_at": now, **(changes or {})}
+        if new_status == OrderStatus.COMPLETED:
+            updates["remains"] = 0
+        Order.objects.filter(pk__in=moved).update(**updates)
+        OrderEvent.objects.bulk_create(
+            OrderEvent(order_id=pk, old_status=old_status, new_status=new_status, reason=reason, actor=actor)
+            for pk in moved
+        )
+        if refunds:
+            rows = Order.objects.filter(pk__in=moved).values_list("pk", "account_id", "charge", "quantity", "remains")
+            postings = [
+                Posting(account_id=account_id, order_id=pk, amount=amount)
+                for pk, account_id, charge, quantity, remains in rows
+                if (
+                    amount := lifecycle.refund_amount(
+                        new_status=new_status, charge=charge, quantity=quantity, remains=remains
+                    )
+                )
+                > 0
+            ]
+            ledger_post_many(postings=postings, kind=LedgerKind.REFUND)
+    return moved
+
+
+def order_hold(*, order_id: int, hold_reason: str, reason: str, actor: str) -> bool:
+    """Put an active order on hold so workers leave it to an operator; False if it was not active."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(pk=order_id, status__in=ACTIVE_STATUSES).first()
+        if order is None or order.hold_reason == hold_reason:
+            return False
+        order.hold_reason = hold_reason
+        order.save(update_fields=["hold_reason", "updated_at"])
+        OrderEvent.objects.create(
+            order=order, old_status=order.status, new_status=order.status, reason=f"hold: {reason}", actor=actor
+        )
+    return True
+
+
+def order_attempt_begin(*, order_id: int, max_attempts: int, actor: str) -> bool:
+    """Count a start task beginning on this Pending order; False when there is nothing to start, or
+    when it has begun `max_attempts` times without finishing — such a task keeps dying (e.g. it
+    kills its worker), so the order is parked for an operator instead of being retried forever.
+    """
+    waiting = Order.objects.filter(pk=order_id, status=OrderStatus.PENDING, hold_reason="")
+    if not waiting.update(attempts=F("attempts") + 1):
+        return False
+    attempts = Order.objects.values_list("attempts", flat=True).get(pk=order_id)
+    if attempts > max_attempts:
+        order_hold(
+            order_id=order_id,
+            hold_reason=HoldReason.PARKED,
+            reason=f"parked after {attempts - 1} unfinished attempts",
+            actor=actor,
+        )
+        return False
+    return True
+
+
+def order_start(*, order_id: int, now: datetime | None = None, actor: str = "worker") -> Order | None:
+    """Pick up a Pending order for simulated delivery: fix its plan and move it to Processing, and
+    on to In progress when its service has no start delay. Locks the order; a repeat is a no-op.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        order = (
+            Order.objects.select_for_update(of=("self",))
+            .select_related("service")
+            .filter(pk=order_id, status=OrderStatus.PENDING, hold_reason="")
+            .first()
+        )
+        if order is None:
+            return None
+        service = order.service
+        delivered_earlier = (
+            Order.objects.filter(service_id=service.pk, link_normalized=order.link_normalized, pk__lt=order.pk)
+            .aggregate(units=Sum(F("quantity") - F("remains")))["units"]
+            or 0
+        )
+        order.deliver_from = now + timedelta(seconds=service.start_delay_seconds)
+        order.sim_speed = service.speed_per_minute
+        order.sim_limit = simulation.delivery_limit(
+            order_id=order.pk, quantity=order.quantity, shortfall_percent=service.shortfall_percent
+        )
+        order.sim_start_count = simulation.base_count(order.link_normalized) + delivered_earlier
+        order.attempts = 0
+        plan = ["deliver_from", "sim_speed", "sim_limit", "sim_start_count", "attempts"]
+        _apply_transition(order=order, new_status=OrderStatus.PROCESSING, reason="picked up", actor=actor, also_save=plan)
+        if order.deliver_from <= now:
+            order.start_count = order.sim_start_count
+            _apply_transition(
+                order=order, new_status=OrderStatus.IN_PROGRESS, reason="delivery started", actor=actor,
+                also_save=["start_count"],
+            )
+    return order

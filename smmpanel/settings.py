@@ -126,6 +126,63 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
+# --- Redis, cache and Celery ---------------------------------------------------------------
+# REDIS_URL sets broker and cache at once; CELERY_BROKER_URL / CACHE_URL override each. Without
+# them the panel needs no server: kombu's filesystem transport and a local-memory cache.
+REDIS_URL = env.str("REDIS_URL", default="")
+CACHES = {"default": env.cache("CACHE_URL", default=REDIS_URL.replace("redis://", "rediscache://", 1) or "locmemcache://")}
+
+BROKER_DIR = VAR_DIR / "broker"
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost/")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for folder in ("queue", "processed"):
+        (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Unacked messages come back after this; the database sweep redoes lost work long before.
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+        # A broker outage must not hang a request that publishes a wake-up after commit.
+        "socket_connect_timeout": 1,
+        "socket_timeout": 2,
+        "max_retries": 0,
+    }
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = 50
+CELERY_TASK_TIME_LIMIT = 60
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- Fulfillment engine ------------------------------------------------------------------------
+FULFILLMENT_TICK_SECONDS = env.float("FULFILLMENT_TICK_SECONDS", default=5.0)
+FULFILLMENT_BATCH_SIZE = env.int("FULFILLMENT_BATCH_SIZE", default=5000)
+# A tick stops taking new batches after this long, well inside the task time limit.
+FULFILLMENT_TICK_BUDGET_SECONDS = env.float("FULFILLMENT_TICK_BUDGET_SECONDS", default=30.0)
+# Per-order tasks that keep dying (e.g. killing their worker) are parked after this many tries.
+FULFILLMENT_MAX_ATTEMPTS = env.int("FULFILLMENT_MAX_ATTEMPTS", default=3)
+
+CELERY_BEAT_SCHEDULE = {
+    "fulfillment-tick": {
+        "task": "orders.tasks.fulfillment_tick",
+        "schedule": FULFILLMENT_TICK_SECONDS,
+        # A tick that could not start in time is dropped: the next one covers its work.
+        "options": {"expires": FULFILLMENT_TICK_SECONDS},
+    },
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,7 +1,9 @@
-"""`make run` on the embedded defaults (SQLite, no other server): a newcomer's first minutes.
+"""`make run` on the embedded defaults (SQLite, filesystem broker, no other server): a newcomer's
+first minutes.
 
-Runs the real Makefile target in its own process group on a free port with a private VAR_DIR,
-reads the printed key, then places, reads and cancels an order with plain HTTP.
+Runs the real Makefile target (web, worker and beat) in its own process group on a free port
+with a private VAR_DIR, reads the printed key, then with plain HTTP cancels one order and
+watches another move through its whole life.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ def _free_port() -> int:
 def make_run(tmp_path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DEBUG", "DJANGO_SETTINGS_MODULE"}}
-    env.update(VAR_DIR=str(tmp_path / "var"), PORT=str(port))
+    env.update(VAR_DIR=str(tmp_path / "var"), PORT=str(port), FULFILLMENT_TICK_SECONDS="1")
     log = (tmp_path / "make-run.log").open("w+")
     process = subprocess.Popen(
         ["make", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -51,9 +53,23 @@ def make_run(tmp_path):
             pytest.fail("make run did not come up:\n" + Path(log.name).read_text())
         yield base_url, Path(log.name).read_text()
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        _stop_group(process)
         log.close()
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    """Ctrl-C's equivalent for the whole group, then wait until every member has gone."""
+    os.killpg(process.pid, signal.SIGINT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        process.poll()
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
 
 
 def test_make_run_serves_the_demo_on_sqlite(make_run, tmp_path):
@@ -73,9 +89,22 @@ def test_make_run_serves_the_demo_on_sqlite(make_run, tmp_path):
     assert api(action="balance") == {"balance": "1000.00", "currency": "TRY"}
     slow = next(s for s in services if "3 min start" in s["name"])
     order = api(action="add", service=slow["service"], link="https://instagram.com/newcomer", quantity=1000)
-    assert api(action="status", order=order["order"])["status"] == "Pending"
+    assert api(action="status", order=order["order"])["status"] in {"Pending", "Processing"}
     assert api(action="cancel", order=order["order"]) == {"cancel": order["order"], "status": "success"}
     assert api(action="balance") == {"balance": "1000.00", "currency": "TRY"}
+
+    # The worker and beat move an order of the fast service through its life while we poll.
+    fast = next(s for s in services if "[Fast]" in s["name"])
+    order = api(action="add", service=fast["service"], link="https://instagram.com/watched", quantity=100)
+    seen = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and (not seen or seen[-1]["status"] != "Completed"):
+        seen.append(api(action="status", order=order["order"]))
+        time.sleep(0.5)
+    assert seen[-1]["status"] == "Completed" and seen[-1]["remains"] == 0, seen
+    assert seen[-1]["start_count"] > 0
+    assert any(s["status"] == "In progress" and 0 < s["remains"] < 100 for s in seen), seen
+    assert [s["remains"] for s in seen] == sorted((s["remains"] for s in seen), reverse=True)
 
     session = requests.Session()
     login = session.get(f"{base_url}/admin/login/", timeout=10)
@@ -88,4 +117,4 @@ def test_make_run_serves_the_demo_on_sqlite(make_run, tmp_path):
     )
     assert page.status_code == 200 and "Site administration" in page.text
     orders_page = session.get(f"{base_url}/admin/orders/order/", timeout=10)
-    assert "newcomer" in orders_page.text and "Canceled" in orders_page.text
+    assert "newcomer" in orders_page.text and "Canceled" in orders_page.text and "Completed" in orders_page.text

@@ -1,0 +1,21 @@
+"""Celery tasks: thin wrappers that take ids and call a service. All idempotent."""
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from orders import engine
+from orders.services import order_attempt_begin, order_start as order_start_service
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def order_start(order_id: int) -> None:
+    """Pick up a newly placed order (sent after its commit, and again by the tick if lost)."""
+    if order_attempt_begin(order_id=order_id, max_attempts=settings.FULFILLMENT_MAX_ATTEMPTS, actor="worker"):
+        order_start_service(order_id=order_id)
+
+
+# Not redelivered when its worker dies: the next tick, seconds later, does the same work.
+@shared_task(acks_late=False)
+def fulfillment_tick() -> dict[str, int]:
+    return engine.tick()
