@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -75,3 +76,22 @@ class Service(models.Model):
     @property
     def spec(self):
         return TYPE_SPECS[self.type]
+
+
+class PriceChange(models.Model):
+    """Who changed a service's rate, when, from what to what. Written by catalog.services only."""
+
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="price_changes")
+    old_rate = models.DecimalField(max_digits=16, decimal_places=6)
+    new_rate = models.DecimalField(max_digits=16, decimal_places=6)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.old_rate} → {self.new_rate}"

@@ -64,7 +64,7 @@ WSGI_APPLICATION = "smmpanel.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "smmpanel" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
