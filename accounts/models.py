@@ -14,6 +14,10 @@ class Account(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        permissions = [
+            ("move_money", "Can add, deduct and adjust funds"),
+            ("manage_keys", "Can issue and revoke API keys"),
+        ]
         constraints = [
             # The code checks first; this makes a bug there fail loudly instead of overdrawing.
             models.CheckConstraint(condition=Q(balance__gte=0), name="account_balance_not_negative"),

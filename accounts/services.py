@@ -130,6 +130,19 @@ def account_adjust(*, account: Account, amount: Decimal, memo: str, created_by=N
     )
 
 
+def account_deduct(*, account: Account, amount: Decimal, memo: str, created_by=None) -> LedgerEntry:
+    """Take funds from an account (never below zero), with a reason; locks the account row."""
+    amount = to_amount(amount)
+    if amount <= 0:
+        raise DomainError("Amount must be positive")
+    return account_adjust(account=account, amount=-amount, memo=memo, created_by=created_by)
+
+
+def account_set_active(*, account: Account, active: bool) -> bool:
+    """Enable or disable an account (a disabled account's keys are refused at once); True if changed."""
+    return bool(Account.objects.filter(pk=account.pk).exclude(is_active=active).update(is_active=active))
+
+
 def reseller_create(*, username: str, balance: Decimal = Decimal(0), created_by=None) -> tuple[Account, str]:
     """Create a user with an account (and an opening deposit) and issue its first API key.
 

@@ -1,6 +1,18 @@
-from django.contrib import admin
+from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
+
+from django import forms
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+
+from accounts.models import LedgerEntry
 from orders.models import Order, OrderEvent
+from orders.services import order_mark_completed, order_mark_partial, order_operator_cancel, order_resend
+from smmpanel.errors import DomainError
+from smmpanel.money import format_amount
 
 
 class OrderEventInline(admin.TabularInline):
@@ -9,30 +21,105 @@ class OrderEventInline(admin.TabularInline):
     readonly_fields = fields
     extra = 0
     can_delete = False
+    max_num = 0
+    verbose_name_plural = "history"
 
-    def has_add_permission(self, request, obj=None):
-        return False
+
+class LedgerEntryInline(admin.TabularInline):
+    model = LedgerEntry
+    fields = ["created_at", "kind", "amount", "balance_after", "memo", "created_by"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    max_num = 0
+    verbose_name_plural = "money"
+
+
+class DeliveredForm(forms.Form):
+    delivered = forms.IntegerField(
+        min_value=0, help_text="Units delivered, for every selected order; the rest of each charge is refunded."
+    )
 
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    """Orders are read here; status and money move only through orders.services."""
+    """Orders are read here; status and money move only through the actions, i.e. orders.services."""
 
     list_display = [
-        "id", "status", "hold_reason", "service", "account", "link", "quantity", "charge",
+        "id", "status", "hold_reason", "service", "account", "short_link", "quantity", "charge_display",
         "start_count", "remains", "created_at",
     ]
-    list_filter = ["status", "hold_reason", "created_at"]
+    list_filter = [
+        "status", "hold_reason", "created_at",
+        ("service", admin.RelatedOnlyFieldListFilter), ("account", admin.RelatedOnlyFieldListFilter),
+    ]
     list_select_related = ["service", "account__user"]
     search_fields = ["=id", "link", "link_normalized"]
     date_hierarchy = "created_at"
-    inlines = [OrderEventInline]
+    inlines = [OrderEventInline, LedgerEntryInline]
+    actions = ["cancel_and_refund", "mark_partial", "mark_completed", "resend"]
+    list_per_page = 100
+
+    @admin.display(description="Link", ordering="link")
+    def short_link(self, order: Order) -> str:
+        text = order.link if len(order.link) <= 60 else order.link[:57] + "…"
+        return format_html('<span title="{}">{}</span>', order.link, text)
+
+    @admin.display(description="Charge", ordering="charge")
+    def charge_display(self, order: Order) -> str:
+        return format_amount(order.charge)
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
-        return False  # read-only view; operator actions arrive with the admin work
+        return False  # no field is edited by hand: the actions below move orders
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def has_operate_permission(self, request) -> bool:
+        return request.user.has_perm("orders.change_order")
+
+    def _each(self, request, queryset, verb: str, move: Callable[[int], object]) -> None:
+        """Apply a move to every selected order on its own; report what was done and what refused."""
+        done, refused = 0, Counter()
+        actor = f"operator:{request.user.get_username()}"
+        for order_id in queryset.order_by("pk").values_list("pk", flat=True):
+            try:
+                move(order_id, actor)
+                done += 1
+            except DomainError as exc:
+                refused[exc.message] += 1
+        self.message_user(request, f"{verb}: {done} order(s).", messages.SUCCESS if done else messages.INFO)
+        for reason, count in refused.items():
+            self.message_user(request, f"Refused {count} order(s): {reason}", messages.WARNING)
+
+    @admin.action(description="Cancel and refund (Partial if delivery started)", permissions=["operate"])
+    def cancel_and_refund(self, request, queryset):
+        self._each(request, queryset, "Canceled",
+                   lambda pk, actor: order_operator_cancel(order_id=pk, actor=actor))
+
+    @admin.action(description="Mark completed", permissions=["operate"])
+    def mark_completed(self, request, queryset):
+        self._each(request, queryset, "Marked completed",
+                   lambda pk, actor: order_mark_completed(order_id=pk, actor=actor))
+
+    @admin.action(description="Resend (clear hold and re-queue)", permissions=["operate"])
+    def resend(self, request, queryset):
+        self._each(request, queryset, "Resent", lambda pk, actor: order_resend(order_id=pk, actor=actor))
+
+    @admin.action(description="Mark partial (asks the delivered amount)", permissions=["operate"])
+    def mark_partial(self, request, queryset):
+        form = DeliveredForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            delivered = form.cleaned_data["delivered"]
+            self._each(request, queryset, "Marked partial",
+                       lambda pk, actor: order_mark_partial(order_id=pk, delivered=delivered, actor=actor))
+            return None
+        return TemplateResponse(
+            request,
+            "admin/action_form.html",
+            {**self.admin_site.each_context(request), "title": "Mark partial", "form": form,
+             "objects": queryset, "action": "mark_partial", "opts": self.model._meta},
+        )

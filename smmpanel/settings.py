@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "axes",
     "smmpanel",
     "catalog",
     "accounts",
@@ -52,7 +53,20 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out login before checking it
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Admin login lockout: after AXES_FAILURE_LIMIT wrong passwords for one username from one address,
+# that pair is locked for AXES_COOLOFF_HOURS; `manage.py axes_reset` (or axes_reset_username)
+# lifts it. Locking the pair, not the username alone, keeps a guesser from locking out operators.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
 
 # The API paths are routed with and without a trailing slash; a redirect would turn a client's
 # POST into a body-less GET, so CommonMiddleware must never add one.

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
+from django.test import RequestFactory
 from django.core.management import CommandError, call_command
 
 from accounts.models import Account, ApiKey, LedgerEntry
@@ -241,15 +242,15 @@ def test_demo_access_rotates_the_demo_key_and_the_admin_password():
     assert apikey_authenticate(key=key).pk == demo.pk
     assert not key_works(old_key)
     assert list(ApiKey.objects.filter(account=demo, revoked_at__isnull=True).values_list("prefix", flat=True)) == [key[:8]]
-    admin = authenticate(username="admin", password=password)
+    admin = authenticate(RequestFactory().post("/admin/login/"), username="admin", password=password)
     assert admin is not None and admin.is_superuser and admin.is_staff
 
     key2, password2, _ = _demo_access()
     assert (key2, password2) != (key, password) and key2 != key and password2 != password
     assert key_works(key2)
     assert not key_works(key)
-    assert authenticate(username="admin", password=password) is None
-    assert authenticate(username="admin", password=password2).pk == admin.pk
+    assert authenticate(RequestFactory().post("/admin/login/"), username="admin", password=password) is None
+    assert authenticate(RequestFactory().post("/admin/login/"), username="admin", password=password2).pk == admin.pk
     assert get_user_model().objects.filter(username="admin").count() == 1
     assert Account.objects.get(pk=demo.pk).balance == demo.balance  # money is not touched
 
@@ -258,8 +259,8 @@ def test_demo_access_resets_an_existing_admins_password():
     get_user_model().objects.create_superuser("admin", email="", password="old-password-123")
     run("seed_demo")
     _, password, _ = _demo_access()
-    assert authenticate(username="admin", password="old-password-123") is None
-    assert authenticate(username="admin", password=password) is not None
+    assert authenticate(RequestFactory().post("/admin/login/"), username="admin", password="old-password-123") is None
+    assert authenticate(RequestFactory().post("/admin/login/"), username="admin", password=password) is not None
 
 
 def test_demo_access_needs_the_demo_reseller():
