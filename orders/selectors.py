@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Count, Q
+from django.db.models import Case, Count, F, Q, When
 
 from accounts.models import Account
 from orders.models import FulfillmentTick, Order, OrderStatus
@@ -32,12 +32,21 @@ def fulfillment_overview(*, now) -> dict:
     holds = dict(
         Order.objects.exclude(hold_reason="").values_list("hold_reason").annotate(n=Count("pk")).order_by()
     )
+    # Waiting since: a Pending order since it was placed (the tick's wake-up re-sends touch
+    # updated_at), a Processing one since its start time, an In progress one since its last advance.
+    waiting_since = Case(
+        When(status=OrderStatus.PENDING, then=F("created_at")),
+        When(status=OrderStatus.PROCESSING, then=F("deliver_from")),
+        default=F("updated_at"),
+    )
     due = Order.objects.filter(hold_reason="").filter(
         Q(status=OrderStatus.PENDING)
         | Q(status=OrderStatus.PROCESSING, deliver_from__lte=now)
         | Q(status=OrderStatus.IN_PROGRESS)
     )
-    oldest_due = due.order_by("updated_at").values("pk", "status", "updated_at").first()
+    oldest_due = (
+        due.annotate(waiting_since=waiting_since).order_by("waiting_since").values("pk", "status", "waiting_since").first()
+    )
     return {
         "by_status": {status: by_status.get(status, 0) for status in OrderStatus.values},
         "holds": holds,

@@ -5,6 +5,11 @@ from orders.api.views import ResellerApiView
 
 api = ResellerApiView.as_view()
 
+admin.site.site_header = "SMM Panel"
+admin.site.site_title = "SMM Panel admin"
+admin.site.index_title = "Dashboard"
+admin.site.site_url = None  # no public site besides the API
+
 urlpatterns = [
     # Each path answers with and without a trailing slash, directly: a redirect would make
     # clients re-send their POST as a body-less GET.

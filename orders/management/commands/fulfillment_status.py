@@ -23,8 +23,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  {reason:<22} {count}")
         oldest = view["oldest_due"]
         if oldest:
-            waited = (now - oldest["updated_at"]).total_seconds()
-            self.stdout.write(f"Oldest due order: #{oldest['pk']} ({oldest['status']}), untouched for {waited:.0f} s")
+            waited = (now - oldest["waiting_since"]).total_seconds()
+            self.stdout.write(f"Oldest due order: #{oldest['pk']} ({oldest['status']}), waiting for {waited:.0f} s")
         else:
             self.stdout.write("Oldest due order: none")
         tick = view["last_tick"]
