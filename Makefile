@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test venv migrate clean
+.PHONY: run test venv migrate clean bench-tick
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ run: venv
 
 test: venv
 	$(BIN)/python -m pytest
+
+# The fulfillment-tick benchmark (not a test, not part of `make test`): needs PostgreSQL; drops and
+# recreates the database smmpanel_bench; writes bench/REPORT.md and bench/tick.png. See bench/README.md.
+bench-tick: venv
+	$(BIN)/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	$(BIN)/python bench/tick.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -13,13 +13,13 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from orders.models import FulfillmentTick, Order, OrderStatus
 from orders.services import orders_move
-from orders.sql import delivered_units
+from orders.sql import AdvancedBatch, advance_batch_returning, remains_at
 from orders.wakeups import wake_now
 
 logger = logging.getLogger(__name__)
@@ -67,45 +67,69 @@ def start_due_deliveries(*, now: datetime, deadline: float) -> int:
     return started
 
 
+def _advance_batch_portable(*, now: datetime, after_pk: int, limit: int) -> AdvancedBatch:
+    """The ORM twin of orders.sql.advance_batch_returning, for SQLite (where the IMMEDIATE
+    transaction holds the database's write lock, and select_for_update is a no-op)."""
+    ids = list(
+        Order.objects.select_for_update(skip_locked=True)
+        .filter(status=OrderStatus.IN_PROGRESS, hold_reason="", pk__gt=after_pk)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    if not ids:
+        return AdvancedBatch(0, after_pk, [], [])
+    Order.objects.filter(pk__in=ids).update(
+        remains=remains_at(now_epoch=now.timestamp()), updated_at=now
+    )
+    finished = Order.objects.filter(pk__in=ids, remains__lte=F("quantity") - F("sim_limit")).order_by("pk")
+    completed_ids, partial_ids = [], []
+    for pk, limit_units, quantity in finished.values_list("pk", "sim_limit", "quantity"):
+        (completed_ids if limit_units >= quantity else partial_ids).append(pk)
+    return AdvancedBatch(len(ids), ids[-1], completed_ids, partial_ids)
+
+
 def advance_deliveries(*, now: datetime, deadline: float) -> Counter:
-    """Recompute `remains` of every In progress order from elapsed time; finish those done."""
+    """Recompute `remains` of every In progress order from elapsed time; finish those done.
+
+    Each batch claims its rows (FOR UPDATE SKIP LOCKED) and advances them in one transaction;
+    on PostgreSQL that is a single UPDATE … RETURNING (see orders.sql), elsewhere the ORM.
+    """
     counts: Counter = Counter()
     last_pk = 0
-    now_epoch = now.timestamp()
+    advance_batch = (
+        advance_batch_returning if connection.vendor == "postgresql" else _advance_batch_portable
+    )
+    # A refund locks accounts before orders, so short orders go Partial after their batch let go
+    # of its rows, gathered over several batches: one orders_move, one lock per account.
+    partial_ids: list[int] = []
+
+    def end_partial() -> None:
+        counts["partial"] += len(
+            orders_move(
+                order_ids=partial_ids, old_status=OrderStatus.IN_PROGRESS,
+                new_status=OrderStatus.PARTIAL, reason="delivery stopped short", actor=ACTOR, now=now,
+            )
+        )
+        partial_ids.clear()
+
     while time.monotonic() < deadline:
-        partial_ids: list[int] = []
         with transaction.atomic():
-            ids = list(
-                Order.objects.select_for_update(skip_locked=True)
-                .filter(status=OrderStatus.IN_PROGRESS, hold_reason="", pk__gt=last_pk)
-                .order_by("pk")
-                .values_list("pk", flat=True)[: settings.FULFILLMENT_BATCH_SIZE]
-            )
-            if not ids:
+            batch = advance_batch(now=now, after_pk=last_pk, limit=settings.FULFILLMENT_BATCH_SIZE)
+            if not batch.advanced:
                 break
-            last_pk = ids[-1]
-            Order.objects.filter(pk__in=ids).update(
-                remains=F("quantity") - delivered_units(now_epoch=now_epoch), updated_at=now
-            )
-            finished = Order.objects.filter(pk__in=ids, remains__lte=F("quantity") - F("sim_limit"))
-            completed_ids = []
-            for pk, limit, quantity in finished.values_list("pk", "sim_limit", "quantity"):
-                (completed_ids if limit >= quantity else partial_ids).append(pk)
-            if completed_ids:
+            last_pk = batch.last_pk
+            if batch.completed_ids:
                 orders_move(
-                    order_ids=completed_ids, old_status=OrderStatus.IN_PROGRESS,
+                    order_ids=batch.completed_ids, old_status=OrderStatus.IN_PROGRESS,
                     new_status=OrderStatus.COMPLETED, reason="delivered", actor=ACTOR, now=now,
                 )
-            counts["advanced"] += len(ids)
-            counts["completed"] += len(completed_ids)
-        if partial_ids:
-            # A refund locks accounts before orders, so it runs after this batch let go of its rows.
-            counts["partial"] += len(
-                orders_move(
-                    order_ids=partial_ids, old_status=OrderStatus.IN_PROGRESS,
-                    new_status=OrderStatus.PARTIAL, reason="delivery stopped short", actor=ACTOR, now=now,
-                )
-            )
+            counts["advanced"] += batch.advanced
+            counts["completed"] += len(batch.completed_ids)
+        partial_ids.extend(batch.partial_ids)
+        if len(partial_ids) >= settings.FULFILLMENT_BATCH_SIZE:
+            end_partial()
+    if partial_ids:
+        end_partial()
     return counts
 
 

@@ -64,7 +64,10 @@ class Order(models.Model):
         indexes = [
             # The active-order-per-link rule looks orders up by these three.
             models.Index(fields=["account", "service", "link_normalized"], name="order_active_link_idx"),
-            models.Index(fields=["status", "hold_reason"], name="order_status_hold_idx"),
+            # The tick's claims walk one status in primary-key order from where the last batch
+            # ended (keyset): with `id` in the index they read only the rows they claim, however
+            # many finished orders the table holds.
+            models.Index(fields=["status", "hold_reason", "id"], name="order_status_hold_id_idx"),
             # start_count adds up what earlier orders delivered to the same link.
             models.Index(fields=["service", "link_normalized"], name="order_service_link_idx"),
         ]
