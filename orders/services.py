@@ -13,6 +13,7 @@ from accounts.models import Account, LedgerKind
 from accounts.services import Posting, ledger_post, ledger_post_many
 from orders import lifecycle, simulation
 from orders.models import ACTIVE_STATUSES, HoldReason, Order, OrderEvent, OrderStatus
+from orders.sql import insert_events
 from orders.wakeups import wake_after_commit
 from orders.order_request import order_request_parse, request_fingerprint
 from smmpanel import fields as f
@@ -32,8 +33,15 @@ RESELLER_CANCELABLE = frozenset({OrderStatus.PENDING, OrderStatus.PROCESSING})
 
 
 def _lock_account(account_id: int) -> Account:
-    """Lock order: the account first, then its orders (see docs/architecture.md)."""
-    return Account.objects.select_for_update().only("id", "balance").get(pk=account_id)
+    """Lock order: the account first, then its orders (see docs/architecture.md).
+
+    FOR NO KEY UPDATE, like every account lock: balance writes never change the key, and this
+    mode lets the foreign-key checks of other transactions (FOR KEY SHARE, run at COMMIT since
+    Django's foreign keys are deferred) through. With FOR UPDATE, a worker that updated an order
+    twice in one transaction (order_start, the tick) waited at COMMIT for the account while
+    holding the order that a cancel, holding the account, waited for: a deadlock.
+    """
+    return Account.objects.select_for_update(no_key=True).only("id", "balance").get(pk=account_id)
 
 
 def _replay(*, account_id: int, idempotency_key: str, fingerprint: str) -> Order | None:
@@ -114,11 +122,13 @@ def _apply_transition(
     actor: str,
     remains: int | None = None,
     also_save: Sequence[str] = (),
+    created_by=None,
 ) -> Order:
     """Move a locked order through the lifecycle table, log the event, post any refund.
 
     The caller holds the account lock whenever the move refunds (see order_transition), and may
-    have set other fields on `order` to be saved with the move (`also_save`).
+    have set other fields on `order` to be saved with the move (`also_save`). `created_by` is the
+    operator a refund is recorded against (None for the API and workers).
     """
     old_status = order.status
     if not lifecycle.is_allowed(old_status, new_status):
@@ -137,12 +147,14 @@ def _apply_transition(
     order.save(update_fields=["status", "remains", "updated_at", *also_save])
     OrderEvent.objects.create(order=order, old_status=old_status, new_status=new_status, reason=reason, actor=actor)
     if refund > 0:
-        ledger_post(account_id=order.account_id, amount=refund, kind=LedgerKind.REFUND, order_id=order.pk)
+        ledger_post(
+            account_id=order.account_id, amount=refund, kind=LedgerKind.REFUND, order_id=order.pk, created_by=created_by
+        )
     return order
 
 
 def order_transition(
-    *, order_id: int, new_status: str, reason: str, actor: str, remains: int | None = None
+    *, order_id: int, new_status: str, reason: str, actor: str, remains: int | None = None, created_by=None
 ) -> Order:
     """Move one order to `new_status`; locks its account (when money moves), then the order."""
     with transaction.atomic():
@@ -150,7 +162,9 @@ def order_transition(
             account_id = Order.objects.values_list("account_id", flat=True).get(pk=order_id)
             _lock_account(account_id)
         order = Order.objects.select_for_update().get(pk=order_id)
-        return _apply_transition(order=order, new_status=new_status, reason=reason, actor=actor, remains=remains)
+        return _apply_transition(
+            order=order, new_status=new_status, reason=reason, actor=actor, remains=remains, created_by=created_by
+        )
 
 
 def order_cancel(*, account: Account, order_id: int, actor: str) -> Order:
@@ -214,7 +228,7 @@ def orders_move(
     with transaction.atomic():
         if refunds:
             account_ids = sorted(set(Order.objects.filter(pk__in=order_ids).values_list("account_id", flat=True)))
-            list(Account.objects.select_for_update().filter(pk__in=account_ids).order_by("pk").values_list("pk"))
+            list(Account.objects.select_for_update(no_key=True).filter(pk__in=account_ids).order_by("pk").values_list("pk"))
         moved = list(
             Order.objects.select_for_update(skip_locked=True)
             .filter(pk__in=order_ids, status=old_status, hold_reason="")
@@ -227,10 +241,7 @@ def orders_move(
         if new_status == OrderStatus.COMPLETED:
             updates["remains"] = 0
         Order.objects.filter(pk__in=moved).update(**updates)
-        OrderEvent.objects.bulk_create(
-            OrderEvent(order_id=pk, old_status=old_status, new_status=new_status, reason=reason, actor=actor)
-            for pk in moved
-        )
+        insert_events(order_ids=moved, old_status=old_status, new_status=new_status, reason=reason, actor=actor)
         if refunds:
             rows = Order.objects.filter(pk__in=moved).values_list("pk", "account_id", "charge", "quantity", "remains")
             postings = [
@@ -319,7 +330,7 @@ def order_start(*, order_id: int, now: datetime | None = None, actor: str = "wor
     return order
 
 
-def order_operator_cancel(*, order_id: int, actor: str) -> Order:
+def order_operator_cancel(*, order_id: int, actor: str, created_by=None) -> Order:
     """An operator's cancel: before delivery started, Canceled with the whole charge refunded;
     after, Partial with the undelivered part refunded. Locks the account, then the order.
     """
@@ -335,10 +346,12 @@ def order_operator_cancel(*, order_id: int, actor: str) -> Order:
             new_status = OrderStatus.PARTIAL
         else:
             raise OrderNotCancelable()
-        return _apply_transition(order=order, new_status=new_status, reason="canceled by operator", actor=actor)
+        return _apply_transition(
+            order=order, new_status=new_status, reason="canceled by operator", actor=actor, created_by=created_by
+        )
 
 
-def order_mark_partial(*, order_id: int, delivered: int, actor: str) -> Order:
+def order_mark_partial(*, order_id: int, delivered: int, actor: str, created_by=None) -> Order:
     """End an order as Partial with `delivered` units, refunding the rest; locks account, then order."""
     quantity = Order.objects.filter(pk=order_id).values_list("quantity", flat=True).first()
     if quantity is None:
@@ -347,7 +360,7 @@ def order_mark_partial(*, order_id: int, delivered: int, actor: str) -> Order:
         raise DomainError(f"Delivered must be between 0 and {quantity - 1} for a partial order")
     return order_transition(
         order_id=order_id, new_status=OrderStatus.PARTIAL, reason=f"marked partial: {delivered} delivered",
-        actor=actor, remains=quantity - delivered,
+        actor=actor, remains=quantity - delivered, created_by=created_by,
     )
 
 

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import kombu.pools
 import pytest
 import redis
 from django.db import connection
@@ -55,6 +56,19 @@ class Process:
 
     def alive(self) -> bool:
         return self.popen.poll() is None
+
+    def children(self) -> list[int]:
+        """Pids of the main process's live children (a prefork worker's pool processes)."""
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                # The command name (in parentheses) may hold spaces; state and parent pid follow it.
+                state, ppid = stat.read_text().rpartition(")")[2].split()[:2]
+            except (OSError, ValueError):  # the process ended meanwhile
+                continue
+            if int(ppid) == self.popen.pid and state != "Z":  # a killed child stays a zombie until reaped
+                pids.append(int(stat.parent.name))
+        return sorted(pids)
 
     def kill_group(self, sig: int = signal.SIGKILL) -> None:
         try:
@@ -178,6 +192,17 @@ def private_redis(tmp_path) -> Iterator[PrivateRedis]:
     server.stop()
 
 
+def _use_broker(app, url: str, transport_options: dict) -> None:
+    """Point this process's Celery app at another broker. Its pools are dropped, not closed in
+    place: kombu keys them by URL and a force-closed pool refuses every later publish ("Acquire on
+    closed pool"), which silently turned each wake-up after `add` into a warning.
+    """
+    app.conf.broker_url = url
+    app.conf.broker_transport_options = transport_options
+    kombu.pools.reset()
+    app._after_fork()  # Celery's own way to forget its connection and producer pools
+
+
 @pytest.fixture
 def processes(transactional_db, private_redis, tmp_path) -> Iterator[Processes]:
     """Workers and beats on a private Redis and the test database; the test process publishes
@@ -196,15 +221,12 @@ def processes(transactional_db, private_redis, tmp_path) -> Iterator[Processes]:
     }
     # The test process (and the live server in it) publishes to the same private broker.
     previous = app.conf.broker_url, app.conf.broker_transport_options
-    app.conf.broker_url = private_redis.url
-    app.conf.broker_transport_options = {"socket_connect_timeout": 1, "socket_timeout": 2, "max_retries": 0}
-    app.pool.force_close_all()
+    _use_broker(app, private_redis.url, {"socket_connect_timeout": 1, "socket_timeout": 2, "max_retries": 0})
     wakeups._skip_until = 0.0
     group = Processes(tmp_path=tmp_path, env=env)
     try:
         yield group
     finally:
         group.stop_all()
-        app.conf.broker_url, app.conf.broker_transport_options = previous
-        app.pool.force_close_all()
+        _use_broker(app, *previous)
         wakeups._skip_until = 0.0

@@ -266,7 +266,7 @@ def _locked_tables(call: Callable[[], Any]) -> list[str]:
     return [
         re.search(r'FROM "(\w+)"', query["sql"]).group(1)
         for query in queries.captured_queries
-        if "FOR UPDATE" in query["sql"]
+        if re.search(r"FOR (NO KEY )?UPDATE", query["sql"])
     ]
 
 
