@@ -1,6 +1,7 @@
-"""Suite-wide fixtures: a live server client speaking the reseller API, and the PostgreSQL gate."""
+"""Suite-wide fixtures: a live server client speaking the reseller API, and the PostgreSQL and browser gates."""
 from __future__ import annotations
 
+import importlib.util
 import os
 from decimal import Decimal
 
@@ -9,21 +10,40 @@ import requests
 from django.conf import settings
 
 
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")  # Debian's `chromium`, installed by .ci/run
+
+
+def _browser_missing() -> str | None:
+    if importlib.util.find_spec("playwright") is None:
+        return "Playwright is not installed (make test installs requirements-dev.txt)"
+    if not os.access(CHROMIUM, os.X_OK):
+        return f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+    return None
+
+
 def pytest_collection_modifyitems(config, items):
-    if settings.POSTGRES:
-        return
-    reason = "PostgreSQL is not reachable (set DATABASE_URL or start it on 127.0.0.1:5432)"
+    missing = {}
+    if not settings.POSTGRES:
+        missing["postgres"] = "PostgreSQL is not reachable (set DATABASE_URL or start it on 127.0.0.1:5432)"
+    if reason := _browser_missing():
+        missing["browser"] = reason
     for item in items:
-        if "postgres" in item.keywords:
-            if os.environ.get("CI") == "true":
-                item.add_marker(pytest.mark.usefixtures("_fail_without_postgres"))
-            else:
-                item.add_marker(pytest.mark.skip(reason=reason))
+        for marker, reason in missing.items():
+            if marker in item.keywords:
+                if os.environ.get("CI") == "true":
+                    item.add_marker(pytest.mark.usefixtures(f"_fail_without_{marker}"))
+                else:
+                    item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture
 def _fail_without_postgres():
     pytest.fail("CI=true: this test needs PostgreSQL, which is not reachable")
+
+
+@pytest.fixture
+def _fail_without_browser():
+    pytest.fail(f"CI=true: this test needs a browser: {_browser_missing()}")
 
 
 class ApiClient:

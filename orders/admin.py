@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from accounts.models import LedgerEntry
+from accounts.models import Account, LedgerEntry
 from orders.models import Order, OrderEvent
 from orders.services import order_mark_completed, order_mark_partial, order_operator_cancel, order_resend
 from smmpanel.errors import DomainError
@@ -41,6 +41,17 @@ class DeliveredForm(forms.Form):
     )
 
 
+class AccountFilter(admin.RelatedOnlyFieldListFilter):
+    """The resellers that have orders, in one query: an account is named by its user, which the
+    stock filter would load one query per reseller.
+    """
+
+    def field_choices(self, field, request, model_admin):
+        account_ids = model_admin.get_queryset(request).distinct().values_list("account_id", flat=True)
+        accounts = Account.objects.filter(pk__in=account_ids).select_related("user").order_by("user__username")
+        return [(account.pk, str(account)) for account in accounts]
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     """Orders are read here; status and money move only through the actions, i.e. orders.services."""
@@ -51,7 +62,7 @@ class OrderAdmin(admin.ModelAdmin):
     ]
     list_filter = [
         "status", "hold_reason", "created_at",
-        ("service", admin.RelatedOnlyFieldListFilter), ("account", admin.RelatedOnlyFieldListFilter),
+        ("service", admin.RelatedOnlyFieldListFilter), ("account", AccountFilter),
     ]
     list_select_related = ["service", "account__user"]
     search_fields = ["=id", "link", "link_normalized"]
@@ -81,24 +92,28 @@ class OrderAdmin(admin.ModelAdmin):
     def has_operate_permission(self, request) -> bool:
         return request.user.has_perm("orders.change_order")
 
-    def _each(self, request, queryset, verb: str, move: Callable[[int], object]) -> None:
+    def _each(self, request, queryset, verb: str, move: Callable[[int, str], Order]) -> None:
         """Apply a move to every selected order on its own; report what was done and what refused."""
-        done, refused = 0, Counter()
+        done, refused = Counter(), Counter()
         actor = f"operator:{request.user.get_username()}"
         for order_id in queryset.order_by("pk").values_list("pk", flat=True):
             try:
-                move(order_id, actor)
-                done += 1
+                done[move(order_id, actor).status] += 1
             except DomainError as exc:
                 refused[exc.message] += 1
-        self.message_user(request, f"{verb}: {done} order(s).", messages.SUCCESS if done else messages.INFO)
+        # Say where the orders ended: a cancel of a started order ends it Partial, not Canceled.
+        now = ", ".join(f"{status} {count}" for status, count in done.items())
+        self.message_user(
+            request, f"{verb}: {done.total()} order(s)" + (f", now {now}." if done else "."),
+            messages.SUCCESS if done else messages.INFO,
+        )
         for reason, count in refused.items():
             self.message_user(request, f"Refused {count} order(s): {reason}", messages.WARNING)
 
     @admin.action(description="Cancel and refund (Partial if delivery started)", permissions=["operate"])
     def cancel_and_refund(self, request, queryset):
-        self._each(request, queryset, "Canceled",
-                   lambda pk, actor: order_operator_cancel(order_id=pk, actor=actor))
+        self._each(request, queryset, "Canceled and refunded",
+                   lambda pk, actor: order_operator_cancel(order_id=pk, actor=actor, created_by=request.user))
 
     @admin.action(description="Mark completed", permissions=["operate"])
     def mark_completed(self, request, queryset):
@@ -115,7 +130,8 @@ class OrderAdmin(admin.ModelAdmin):
         if form.is_valid():
             delivered = form.cleaned_data["delivered"]
             self._each(request, queryset, "Marked partial",
-                       lambda pk, actor: order_mark_partial(order_id=pk, delivered=delivered, actor=actor))
+                       lambda pk, actor: order_mark_partial(order_id=pk, delivered=delivered, actor=actor,
+                                                            created_by=request.user))
             return None
         return TemplateResponse(
             request,

@@ -115,6 +115,6 @@ def test_make_run_serves_the_demo_on_sqlite(make_run, tmp_path):
         headers={"Referer": f"{base_url}/admin/login/"},
         timeout=10,
     )
-    assert page.status_code == 200 and "Site administration" in page.text
+    assert page.status_code == 200 and "SMM Panel" in page.text and "Orders by status" in page.text
     orders_page = session.get(f"{base_url}/admin/orders/order/", timeout=10)
     assert "newcomer" in orders_page.text and "Canceled" in orders_page.text and "Completed" in orders_page.text
