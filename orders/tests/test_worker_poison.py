@@ -47,9 +47,11 @@ def test_a_start_that_kills_its_worker_parks_the_order(processes, api):
         lambda: Order.objects.filter(pk=healthy, status=OrderStatus.COMPLETED).exists(),
         timeout=30, interval=0.2, message="the healthy order to complete",
     )
-    # Each of the first MAX_ATTEMPTS deliveries began and killed its pool process (the main
-    # process notices a dead child a moment later); the next delivery parked the order.
-    wait_for(lambda: deaths(worker) >= settings.FULFILLMENT_MAX_ATTEMPTS, timeout=30, message="the pool deaths")
+    # Deliveries of the start task began and killed their pool process (the main process notices a
+    # dead child a moment later) until one found the attempts used up and parked the order. The
+    # wake-up and the tick's re-send may both be in flight and count together, so it can take
+    # fewer deaths than MAX_ATTEMPTS, never more.
+    wait_for(lambda: deaths(worker) >= 1, timeout=30, message="a pool death")
     # Two more ticks after the parking: nothing re-sends, re-starts or re-counts a parked order.
     parked_at = Order.objects.get(pk=poisoned).events.get(reason__startswith="hold: parked").created_at
     wait_for_ticks(after=parked_at, count=2)
@@ -73,5 +75,5 @@ def test_a_start_that_kills_its_worker_parks_the_order(processes, api):
         lambda: Order.objects.filter(pk=later, status=OrderStatus.COMPLETED).exists(),
         timeout=30, interval=0.2, message="an order placed after the parking to complete",
     )
-    assert worker.alive() and deaths(worker) == settings.FULFILLMENT_MAX_ATTEMPTS, worker.log()
+    assert worker.alive() and 1 <= deaths(worker) <= settings.FULFILLMENT_MAX_ATTEMPTS, worker.log()
     assert Order.objects.get(pk=poisoned).events.count() == 2
