@@ -14,6 +14,7 @@ class Account(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = "reseller"  # what operators call an account
         permissions = [
             ("move_money", "Can add, deduct and adjust funds"),
             ("manage_keys", "Can issue and revoke API keys"),
