@@ -45,7 +45,7 @@ def ledger_post(
     with transaction.atomic(savepoint=False):
         # On PostgreSQL the row lock serialises concurrent postings; on SQLite the IMMEDIATE
         # transaction already holds the database's write lock. NO KEY: foreign-key checks of
-        # rows pointing at the account must not wait for it (see orders.services._lock_account).
+        # rows pointing at the account must not wait for it (see orders.services.transitions.lock_account).
         balance = (
             Account.objects.select_for_update(no_key=True).values_list("balance", flat=True).get(pk=account_id)
         )

@@ -1,0 +1,92 @@
+"""Placing an order: validate, then one transaction that locks the account and charges it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import Account, LedgerKind
+from accounts.services import ledger_post
+from orders.models import ACTIVE_STATUSES, Order, OrderEvent
+from orders.order_request import order_request_parse, request_fingerprint
+from orders.services.transitions import lock_account
+from orders.wakeups import wake_after_commit
+from smmpanel import fields as f
+from smmpanel.errors import (
+    ActiveOrderExists,
+    IdempotencyKeyReused,
+    InsufficientBalance,
+    InvalidParameter,
+)
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 200
+
+
+def _replay(*, account_id: int, idempotency_key: str, fingerprint: str) -> Order | None:
+    order = Order.objects.filter(account_id=account_id, idempotency_key=idempotency_key).first()
+    if order is not None and order.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused()
+    return order
+
+
+def order_place(*, account: Account, fields: Mapping[str, Any], idempotency_key: Any = None, actor: str) -> Order:
+    """Validate and place an order in one transaction: locks the account, charges it.
+
+    With an idempotency key, a retry of the same request returns the first order unchanged.
+    """
+    fingerprint = ""
+    if not f.is_blank(idempotency_key):
+        idempotency_key = f.text("idempotency_key", idempotency_key)
+        if len(idempotency_key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+            raise InvalidParameter("idempotency_key")
+        fingerprint = request_fingerprint(fields)
+        if replayed := _replay(account_id=account.pk, idempotency_key=idempotency_key, fingerprint=fingerprint):
+            return replayed
+    else:
+        idempotency_key = None
+
+    request = order_request_parse(fields=fields)
+    try:
+        with transaction.atomic():
+            locked = lock_account(account.pk)
+            if idempotency_key and (
+                replayed := _replay(account_id=account.pk, idempotency_key=idempotency_key, fingerprint=fingerprint)
+            ):
+                return replayed
+            # Checked under the account lock, so two identical concurrent orders cannot both pass.
+            if Order.objects.filter(
+                account_id=account.pk,
+                service_id=request.service.pk,
+                link_normalized=request.link_normalized,
+                status__in=ACTIVE_STATUSES,
+            ).exists():
+                raise ActiveOrderExists()
+            if locked.balance < request.charge:
+                raise InsufficientBalance()
+            order = Order.objects.create(
+                account_id=account.pk,
+                service=request.service,
+                link=request.link,
+                link_normalized=request.link_normalized,
+                quantity=request.quantity,
+                remains=request.quantity,
+                charge=request.charge,
+                runs=request.runs,
+                interval=request.interval,
+                extra=request.extra,
+                idempotency_key=idempotency_key,
+                request_fingerprint=fingerprint,
+            )
+            ledger_post(account_id=account.pk, amount=-request.charge, kind=LedgerKind.CHARGE, order_id=order.pk)
+            OrderEvent.objects.create(order=order, new_status=order.status, reason="placed", actor=actor)
+            wake_after_commit(order.pk)
+    except IntegrityError:
+        # Only the idempotency constraint can collide here, and only if the lock was bypassed.
+        if idempotency_key and (
+            replayed := _replay(account_id=account.pk, idempotency_key=idempotency_key, fingerprint=fingerprint)
+        ):
+            return replayed
+        raise
+    return order
