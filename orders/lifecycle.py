@@ -1,7 +1,7 @@
 """The order lifecycle as data: which status moves are allowed and what each does to money.
 
 Every path that moves an order (API, worker, admin, provider sync) goes through this table,
-via orders.services.order_transition (one order) or the worker's bulk statements (many).
+via orders.services.transitions.order_transition (one order) or the worker's bulk statements (many).
 """
 from __future__ import annotations
 
