@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import path, re_path
 
-from orders.api.views import ResellerApiView
+from orders.api.views import ResellerApiView, api_docs
 
 api = ResellerApiView.as_view()
 
@@ -16,5 +16,6 @@ urlpatterns = [
     re_path(r"^api/v2/?$", api, name="api-v2"),
     re_path(r"^api/v1/?$", api, name="api-v1"),
     re_path(r"^api\.php/?$", api, name="api-php"),
+    path("api/", api_docs, name="api-docs"),  # the reference for humans; the API itself is above
     path("admin/", admin.site.urls),
 ]

@@ -1,13 +1,20 @@
-"""The reseller API endpoint: authenticate, pick the action, answer JSON (always HTTP 200)."""
+"""The reseller API endpoint: authenticate, pick the action, answer JSON (always HTTP 200).
+And its documentation page for humans, `GET /api/`.
+"""
 from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.services import apikey_authenticate
+from orders.api import reference
 from orders.api.actions import ACTIONS, Call
 from orders.api.request import request_fields, request_key
 from smmpanel.errors import InvalidAction
@@ -30,3 +37,13 @@ class ResellerApiView(APIView):
         return Response(handler(call))
 
     get = post = handle
+
+
+@require_safe
+def api_docs(request: HttpRequest) -> HttpResponse:
+    """The API reference for resellers: public (no login), with this panel's own URL in every example."""
+    context = reference.page_context(
+        endpoint=request.build_absolute_uri(reference.ENDPOINT_PATH),
+        aliases=[request.build_absolute_uri(path) for path in reference.ALIAS_PATHS],
+    )
+    return render(request, "orders/api_docs.html", {**context, "site_header": admin.site.site_header})
