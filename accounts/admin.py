@@ -11,6 +11,7 @@ from django.utils.html import format_html
 
 from accounts.admin_forms import AdjustForm, FundsForm, ResellerCreateForm
 from accounts.models import Account, ApiKey, LedgerEntry
+from catalog.models import CustomRate
 from accounts.services import (
     account_adjust,
     account_deduct,
@@ -56,6 +57,31 @@ class ApiKeyInline(admin.TabularInline):
     max_num = 0  # keys are issued by the "Issue new API key" button, which shows the key once
 
 
+class CustomRateInline(admin.TabularInline):
+    """This reseller's own prices; `services` and `add` use them instead of the catalog rate."""
+
+    model = CustomRate
+    fields = ["service", "rate", "updated_at"]
+    readonly_fields = ["updated_at"]
+    autocomplete_fields = ["service"]
+    extra = 0
+    verbose_name_plural = "own prices"
+
+    # An own price is what a reseller pays: seen by whoever sees the reseller, set by whoever moves
+    # its money (Finance) or edits the catalog. The roles grant no CustomRate permission of their own.
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("accounts.view_account") or super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return request.user.has_perm(MOVE_MONEY) or super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm(MOVE_MONEY) or super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.has_perm(MOVE_MONEY) or super().has_delete_permission(request, obj)
+
+
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
     list_display = ["user", "balance_display", "is_active", "active_keys", "created_at"]
@@ -64,7 +90,7 @@ class AccountAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "=id"]
     fields = ["user", "balance_display", "is_active", "created_at"]
     readonly_fields = ["user", "balance_display", "created_at"]
-    inlines = [ApiKeyInline]
+    inlines = [ApiKeyInline, CustomRateInline]
     actions = ["disable", "enable"]
     change_form_template = "admin/accounts/account/change_form.html"
 
@@ -84,16 +110,29 @@ class AccountAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # the ledger points here: disable instead
 
+    def has_change_permission(self, request, obj=None):
+        # Finance saves this page for the own prices inline; the account's own fields stay
+        # read-only to it (get_readonly_fields) and the enable/disable actions are not offered.
+        return self.has_account_change_permission(request) or request.user.has_perm(MOVE_MONEY)
+
+    def has_account_change_permission(self, request) -> bool:
+        return super().has_change_permission(request)
+
+    def get_readonly_fields(self, request, obj=None):
+        if self.has_account_change_permission(request):
+            return self.readonly_fields
+        return [*self.readonly_fields, "is_active"]
+
     def save_model(self, request, obj, form, change):
         # Only the active flag is editable here; balance moves through the funds forms.
         account_set_active(account=obj, active=obj.is_active)
 
-    @admin.action(description="Disable selected accounts (their keys stop working)", permissions=["change"])
+    @admin.action(description="Disable selected accounts (their keys stop working)", permissions=["account_change"])
     def disable(self, request, queryset):
         changed = sum(account_set_active(account=account, active=False) for account in queryset)
         self.message_user(request, f"Disabled {changed} account(s).", messages.SUCCESS)
 
-    @admin.action(description="Enable selected accounts", permissions=["change"])
+    @admin.action(description="Enable selected accounts", permissions=["account_change"])
     def enable(self, request, queryset):
         changed = sum(account_set_active(account=account, active=True) for account in queryset)
         self.message_user(request, f"Enabled {changed} account(s).", messages.SUCCESS)

@@ -57,11 +57,17 @@ SHARE_FINISHING = 0.05  # orders whose delivery ends between the previous tick a
 SHARE_SHORT = 0.40  # of those, the share that stops short (→ Partial, refunded); the rest Complete
 SHARE_SHORT_LATER = 0.05  # of the others, short orders that stop after T (stay In progress)
 
-# The same arithmetic as orders.sql.remains_at(), written out.
-RAW_SQL = """
+# The same arithmetic as orders.sql.remains_at(), written out: the drip-feed branch too (the seed
+# has no drip-feed orders, but every row pays for the CASE test, as in the tick).
+_ELAPSED = "(%(now)s - EXTRACT(EPOCH FROM deliver_from)::float8)"
+_RUN = f'GREATEST(0.0, LEAST(runs - 1, floor({_ELAPSED} / ("interval" * 60.0))))'
+RAW_SQL = f"""
 UPDATE orders_order
    SET remains = LEAST(remains, quantity - GREATEST(0, LEAST(sim_limit,
-                   floor(sim_speed * (%(now)s - EXTRACT(EPOCH FROM deliver_from)::float8) / 60.0)))::integer),
+                   CASE WHEN runs IS NOT NULL AND sim_speed::float8 * "interval" >= quantity / runs
+                        THEN {_RUN} * (quantity / runs) + GREATEST(0.0, LEAST(quantity / runs,
+                             floor(sim_speed * ({_ELAPSED} - {_RUN} * ("interval" * 60.0)) / 60.0)))
+                        ELSE floor(sim_speed * {_ELAPSED} / 60.0) END))::integer),
        updated_at = %(at)s
  WHERE status = 'In progress' AND hold_reason = ''
 """
@@ -418,7 +424,7 @@ def write_report(path: Path, section: str) -> None:
     text = path.read_text() if path.exists() else intro
     pattern = re.compile(rf"^{re.escape(SECTION)}[ \t]*\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(text):
-        text = pattern.sub(lambda _: section, text, count=1)
+        text = pattern.sub(lambda _: section + "\n", text, count=1)  # the blank line before the next section
     else:
         text = text.rstrip("\n") + "\n\n" + section
     path.write_text(text.rstrip("\n") + "\n")
@@ -575,7 +581,7 @@ def main() -> None:
 
 One full `orders.engine.tick(now=T)` over **{fmt_int(args.orders)} orders In progress** ({fmt_int(args.accounts)}
 accounts, {len(SERVICES)} services at {", ".join(str(s[1]) for s in SERVICES)} units/min), against one raw
-`UPDATE orders_order SET remains = LEAST(remains, quantity - GREATEST(0, LEAST(sim_limit, floor(sim_speed × elapsed / 60)))),
+`UPDATE orders_order SET remains = LEAST(remains, quantity - GREATEST(0, LEAST(sim_limit, CASE WHEN <paced drip-feed> THEN … ELSE floor(sim_speed × elapsed / 60) END))),
 updated_at = T WHERE status = 'In progress' AND hold_reason = ''` over the same rows, in the same run.
 Every timed operation starts from a fresh clone of the same seeded database, loaded into shared
 buffers. The tick advances every order, completes {fmt_int(seeded.expect_completed)} and ends

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
-from catalog.models import Category, PriceChange, Service
+from catalog.models import Category, CustomRate, PriceChange, Service
 from catalog.services import service_save, services_reprice, services_set_active
 from smmpanel.errors import DomainError
 
@@ -30,6 +30,20 @@ class PriceChangeInline(admin.TabularInline):
     verbose_name_plural = "price history"
 
 
+class CustomRateInline(admin.TabularInline):
+    """Resellers with their own price for this service."""
+
+    model = CustomRate
+    fields = ["account", "rate", "updated_at"]
+    readonly_fields = ["updated_at"]
+    raw_id_fields = ["account"]
+    extra = 0
+
+    def has_view_permission(self, request, obj=None):
+        # Whoever sees the catalog sees who pays what (the roles grant no CustomRate permission).
+        return request.user.has_perm("catalog.view_service") or super().has_view_permission(request, obj)
+
+
 class RepriceForm(forms.Form):
     percent = forms.DecimalField(
         max_digits=7, decimal_places=2, min_value=Decimal(-99), max_value=Decimal(1000),
@@ -45,7 +59,7 @@ class ServiceAdmin(admin.ModelAdmin):
     list_select_related = ["category"]
     search_fields = ["name", "=id"]
     autocomplete_fields = ["category"]
-    inlines = [PriceChangeInline]
+    inlines = [CustomRateInline, PriceChangeInline]
     actions = ["enable", "disable", "reprice"]
     fieldsets = [
         (None, {"fields": ["category", "name", "type", "description", "sort_order", "is_active"]}),

@@ -55,6 +55,12 @@ class Service(models.Model):
     shortfall_percent = models.PositiveSmallIntegerField(
         default=0, help_text="Simulated: share of orders (0–100 %) that stop short and end Partial."
     )
+    drop_percent = models.PositiveSmallIntegerField(
+        default=0, help_text="Simulated: share (0–100 %) of what an order delivered that drops away afterwards."
+    )
+    refill_days = models.PositiveSmallIntegerField(
+        default=30, help_text="Refills may be requested this many days after the order was placed."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -68,6 +74,7 @@ class Service(models.Model):
             ),
             models.CheckConstraint(condition=Q(speed_per_minute__gte=1), name="service_speed_positive"),
             models.CheckConstraint(condition=Q(shortfall_percent__lte=100), name="service_shortfall_percent"),
+            models.CheckConstraint(condition=Q(drop_percent__lte=100), name="service_drop_percent"),
         ]
 
     def __str__(self) -> str:
@@ -95,3 +102,21 @@ class PriceChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.old_rate} → {self.new_rate}"
+
+
+class CustomRate(models.Model):
+    """One reseller's own price for a service, used by `services`, `add` and the admin instead of the rate."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="custom_rates")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="custom_rates")
+    rate = models.DecimalField(max_digits=16, decimal_places=6, help_text="Price per 1000 units for this reseller.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "service"], name="custom_rate_one_per_reseller_service"),
+            models.CheckConstraint(condition=Q(rate__gte=0), name="custom_rate_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} · {self.service}: {self.rate}"

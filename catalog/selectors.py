@@ -1,11 +1,26 @@
-"""Read queries for the catalog."""
+"""Read queries for the catalog, with each reseller's own prices applied."""
 from __future__ import annotations
+
+from decimal import Decimal
 
 from django.db.models import QuerySet
 
-from catalog.models import Service
+from catalog.models import CustomRate, Service
 
 
 def services_for_sale() -> QuerySet[Service]:
     """Active services in catalog order, with their category, in one query."""
     return Service.objects.filter(is_active=True).select_related("category")
+
+
+def custom_rates(*, account_id: int) -> dict[int, Decimal]:
+    """This reseller's own prices, by service id (one query)."""
+    return dict(CustomRate.objects.filter(account_id=account_id).values_list("service_id", "rate"))
+
+
+def rate_for(*, account_id: int | None, service: Service) -> Decimal:
+    """What this reseller pays per 1000 (or per package) of a service."""
+    if account_id is None:
+        return service.rate
+    custom = CustomRate.objects.filter(account_id=account_id, service_id=service.pk).values_list("rate", flat=True)
+    return next(iter(custom), service.rate)

@@ -9,8 +9,14 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from accounts.models import Account, LedgerEntry
-from orders.models import Order, OrderEvent
-from orders.services import order_mark_completed, order_mark_partial, order_operator_cancel, order_resend
+from orders.models import Order, OrderEvent, Refill, RefillStatus
+from orders.services import (
+    order_mark_completed,
+    order_mark_partial,
+    order_operator_cancel,
+    order_resend,
+)
+from orders.services.refills import refill_finish
 from smmpanel.errors import DomainError
 from smmpanel.money import format_amount
 
@@ -139,3 +145,76 @@ class OrderAdmin(admin.ModelAdmin):
             {**self.admin_site.each_context(request), "title": "Mark partial", "form": form,
              "objects": queryset, "action": "mark_partial", "opts": self.model._meta},
         )
+
+
+# Refills are part of their orders: whoever sees orders sees them (the roles grant no refill
+# permission of their own, and a superuser's checks pass either way).
+VIEW_REFILLS = "orders.view_order"
+
+
+class RefillInline(admin.TabularInline):
+    model = Refill
+    fields = ["created_at", "status", "quantity", "reason"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    max_num = 0
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm(VIEW_REFILLS)
+
+
+OrderAdmin.inlines = [*OrderAdmin.inlines, RefillInline]
+
+
+@admin.register(Refill)
+class RefillAdmin(admin.ModelAdmin):
+    """Refills are read here and ended only through the actions (the refill table in lifecycle)."""
+
+    list_display = ["id", "status", "order_link", "account", "quantity", "reason", "created_at", "updated_at"]
+    list_filter = ["status", "created_at"]
+    list_select_related = ["account__user"]
+    search_fields = ["=id", "=order__id", "account__user__username"]
+    date_hierarchy = "created_at"
+    actions = ["mark_completed", "reject"]
+
+    @admin.display(description="Order", ordering="order_id")
+    def order_link(self, refill: Refill) -> str:
+        return format_html('<a href="../order/{}/change/">#{}</a>', refill.order_id, refill.order_id)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm(VIEW_REFILLS)
+
+    def has_operate_permission(self, request) -> bool:
+        return request.user.has_perm("orders.change_order")
+
+    def _finish(self, request, queryset, status: str, reason: str) -> None:
+        """End each selected refill on its own; report what was done and what the table refused."""
+        ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+        done, refused = 0, Counter()
+        for pk in ids:
+            try:
+                done += refill_finish(refill_id=pk, status=status, reason=reason)
+            except DomainError as exc:  # e.g. Pending cannot go straight to Completed
+                refused[exc.message] += 1
+        idle = len(ids) - done - refused.total()
+        self.message_user(request, f"{status}: {done} refill(s); {idle} were not running.", messages.SUCCESS)
+        for message, count in refused.items():
+            self.message_user(request, f"Refused {count} refill(s): {message}", messages.WARNING)
+
+    @admin.action(description="Mark completed", permissions=["operate"])
+    def mark_completed(self, request, queryset):
+        self._finish(request, queryset, RefillStatus.COMPLETED, "")
+
+    @admin.action(description="Reject", permissions=["operate"])
+    def reject(self, request, queryset):
+        self._finish(request, queryset, RefillStatus.REJECTED, f"rejected by {request.user.get_username()}")

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from orders.models import FulfillmentTick, Order, OrderStatus
 from orders.services import orders_move
+from orders.services.refills import refills_advance
 from orders.sql import AdvancedBatch, advance_batch_returning, remains_at
 from orders.wakeups import wake_now
 
@@ -79,7 +80,8 @@ def _advance_batch_portable(*, now: datetime, after_pk: int, limit: int) -> Adva
     if not ids:
         return AdvancedBatch(0, after_pk, [], [])
     Order.objects.filter(pk__in=ids).update(
-        remains=remains_at(now_epoch=now.timestamp()), updated_at=now
+        remains=remains_at(now_epoch=now.timestamp(), minute_seconds=settings.FULFILLMENT_MINUTE_SECONDS),
+        updated_at=now,
     )
     finished = Order.objects.filter(pk__in=ids, remains__lte=F("quantity") - F("sim_limit")).order_by("pk")
     completed_ids, partial_ids = [], []
@@ -143,6 +145,7 @@ def tick(*, now: datetime | None = None) -> dict[str, int]:
     moved["wakeups_resent"] = resend_lost_wakeups(now=now)
     moved["started"] = start_due_deliveries(now=now, deadline=deadline)
     moved.update(advance_deliveries(now=now, deadline=deadline))
+    moved.update(refills_advance(now=now))
     duration_ms = int((time.monotonic() - began) * 1000)
     FulfillmentTick.objects.update_or_create(
         pk=1,

@@ -47,3 +47,13 @@ def refund_amount(*, new_status: str, charge: Decimal, quantity: int, remains: i
     if rule is Refund.UNDELIVERED:
         return partial_refund(charge=charge, quantity=quantity, remains=remains)
     return ZERO
+
+
+# Refills have their own short life: requested, re-delivering, done (or nothing to re-deliver).
+REFILL_TRANSITIONS: dict[str, frozenset[str]] = {
+    "Pending": frozenset({"In progress", "Rejected"}),
+    "In progress": frozenset({"Completed", "Rejected"}),
+    "Completed": frozenset(),
+    "Rejected": frozenset(),
+}
+REFILLABLE_ORDER_STATUSES = frozenset({S.COMPLETED, S.PARTIAL})

@@ -103,3 +103,37 @@ class FulfillmentTick(models.Model):
 
     def __str__(self) -> str:
         return f"tick at {self.finished_at:%Y-%m-%d %H:%M:%S}"
+
+
+class RefillStatus(models.TextChoices):
+    PENDING = "Pending"
+    IN_PROGRESS = "In progress"
+    COMPLETED = "Completed"
+    REJECTED = "Rejected"
+
+
+class Refill(models.Model):
+    """A reseller's request to re-deliver what dropped from a finished order."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refills")
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="refills")
+    status = models.CharField(max_length=20, choices=RefillStatus.choices, default=RefillStatus.PENDING)
+    quantity = models.PositiveIntegerField(default=0, help_text="Units to re-deliver (what dropped).")
+    sim_speed = models.PositiveIntegerField(default=1, help_text="Units per minute, from the service.")
+    deliver_from = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=200, blank=True, help_text="Why it was rejected, if it was.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status"], name="refill_status_idx")]
+        constraints = [
+            # One running refill per order: the API's rule, also under races.
+            models.UniqueConstraint(
+                fields=["order"], condition=Q(status__in=["Pending", "In progress"]), name="refill_one_running_per_order"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refill #{self.pk} of order #{self.order_id}"

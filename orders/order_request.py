@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from catalog.models import Service
+from catalog.selectors import rate_for
 from catalog.service_types import EXTRA_FIELDS, LIST_FIELDS, QuantityFrom
 from orders.links import link_normalize, link_validate
 from smmpanel import fields as f
@@ -62,8 +63,11 @@ def service_for_order(value: Any) -> Service:
     return service
 
 
-def order_request_parse(*, fields: Mapping[str, Any]) -> OrderRequest:
-    """Validate an `add` request's fields; raises the first DomainError in the API's order."""
+def order_request_parse(*, fields: Mapping[str, Any], account_id: int | None = None) -> OrderRequest:
+    """Validate an `add` request's fields; raises the first DomainError in the API's order.
+
+    The charge uses the reseller's own rate for the service when it has one.
+    """
     service = service_for_order(fields.get("service"))
     spec = service.spec
     wants_quantity = spec.quantity_from is QuantityFrom.FIELD
@@ -124,7 +128,7 @@ def order_request_parse(*, fields: Mapping[str, Any]) -> OrderRequest:
         link=link,
         link_normalized=link_normalize(link),
         quantity=total,
-        charge=order_charge(rate=service.rate, quantity=total, flat=spec.flat_price),
+        charge=order_charge(rate=rate_for(account_id=account_id, service=service), quantity=total, flat=spec.flat_price),
         runs=runs,
         interval=interval,
         extra=extra,

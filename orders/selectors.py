@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from django.db.models import Case, Count, F, Q, When
 
 from accounts.models import Account
-from orders.models import FulfillmentTick, Order, OrderStatus
-from smmpanel.errors import OrderNotFound
+from orders.models import FulfillmentTick, Order, OrderStatus, Refill
+from smmpanel.errors import OrderNotFound, RefillNotFound
 
 STATUS_FIELDS = ("id", "charge", "start_count", "status", "remains")
 
@@ -24,6 +24,20 @@ def orders_by_id(*, account: Account, order_ids: Iterable[int]) -> dict[int, Ord
     """This account's orders among `order_ids`, in one query."""
     orders = Order.objects.only(*STATUS_FIELDS).filter(account_id=account.pk, pk__in=list(order_ids))
     return {order.pk: order for order in orders}
+
+
+def refill_get(*, account: Account, refill_id: int) -> Refill:
+    """One of this account's refills; another account's is as absent as an unknown one."""
+    refill = Refill.objects.only("id", "status").filter(pk=refill_id, account_id=account.pk).first()
+    if refill is None:
+        raise RefillNotFound()
+    return refill
+
+
+def refills_by_id(*, account: Account, refill_ids: Iterable[int]) -> dict[int, Refill]:
+    """This account's refills among `refill_ids`, in one query."""
+    refills = Refill.objects.only("id", "status").filter(account_id=account.pk, pk__in=list(refill_ids))
+    return {refill.pk: refill for refill in refills}
 
 
 def fulfillment_overview(*, now) -> dict:

@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import connection
-from django.db.models import F, FloatField, Func, IntegerField, Value
+from django.db.models import Case, F, FloatField, Func, IntegerField, Q, Value, When
 from django.db.models.functions import Cast, Floor, Greatest, Least
+from django.db.models.lookups import GreaterThanOrEqual
 from django.db.models.sql import Query
 from django.utils import timezone
 
@@ -28,22 +30,41 @@ class Epoch(Func):
         return self.as_sql(compiler, connection, template=template, **extra)
 
 
-def delivered_units(*, now_epoch: float):
-    """Units an In progress order has delivered by `now_epoch`: the SQL twin of
-    orders.simulation.delivered_after — floor(speed × elapsed minutes), between 0 and the limit.
+def delivered_units(*, now_epoch: float, minute_seconds: float):
+    """Units an In progress order has delivered by `now_epoch`, between 0 and its limit: the SQL
+    twin of orders.simulation.delivered_after (the same operations in the same order).
+
+    A plain order: floor(speed × elapsed minutes). A paced drip-feed order (speed × interval ≥
+    units per run; see simulation.DripFeed) is in run k = min(runs − 1, floor(elapsed / interval))
+    and has delivered k whole runs plus min(per run, floor(speed × minutes since run k's release)).
+    A drip-feed order too slow to rest between runs delivers like a plain one.
     """
+    minute = Value(float(minute_seconds), output_field=FloatField())
     elapsed = Value(now_epoch, output_field=FloatField()) - Epoch(F("deliver_from"))
-    by_time = Floor(F("sim_speed") * elapsed / Value(60.0))
+    steady = Floor(F("sim_speed") * elapsed / minute)
+    per_run = F("quantity") / F("runs")  # integer division; quantity is per run × runs
+    interval = F("interval") * minute
+    run = Greatest(
+        Value(0.0), Least(F("runs") - Value(1), Floor(elapsed / interval), output_field=FloatField()),
+        output_field=FloatField(),
+    )
+    in_run_by_time = Floor(F("sim_speed") * (elapsed - run * interval) / minute)
+    in_run = Greatest(
+        Value(0.0), Least(per_run, in_run_by_time, output_field=FloatField()), output_field=FloatField()
+    )
+    # Plain orders (runs NULL) fail the first test and take `steady`, as before drip-feed existed.
+    paced = Q(runs__isnull=False) & Q(GreaterThanOrEqual(Cast(F("sim_speed"), FloatField()) * F("interval"), per_run))
+    by_time = Case(When(paced, then=run * per_run + in_run), default=steady, output_field=FloatField())
     return Cast(Greatest(Value(0), Least(F("sim_limit"), by_time)), IntegerField())
 
 
-def remains_at(*, now_epoch: float):
+def remains_at(*, now_epoch: float, minute_seconds: float):
     """An In progress order's `remains` at `now_epoch`, never above what it already is: ticks
     overlap (two beats, or one running past the interval) and one that read the clock earlier may
     write later; it must not take delivered units back, nor raise the remains of an order another
     tick found finished, which then goes Partial refunding that larger remains.
     """
-    return Least(F("remains"), F("quantity") - delivered_units(now_epoch=now_epoch))
+    return Least(F("remains"), F("quantity") - delivered_units(now_epoch=now_epoch, minute_seconds=minute_seconds))
 
 
 @dataclass(frozen=True)
@@ -73,7 +94,8 @@ def advance_batch_returning(*, now: datetime, after_pk: int, limit: int) -> Adva
     table = connection.ops.quote_name(Order._meta.db_table)
     query = Query(Order)
     compiler = query.get_compiler(connection=connection)
-    remains_sql, remains_params = _compile(remains_at(now_epoch=now.timestamp()), query, compiler)
+    remains = remains_at(now_epoch=now.timestamp(), minute_seconds=settings.FULFILLMENT_MINUTE_SECONDS)
+    remains_sql, remains_params = _compile(remains, query, compiler)
     sql = f"""
         WITH advanced AS (
             UPDATE {table} SET remains = {remains_sql}, updated_at = %s

@@ -5,7 +5,8 @@ from celery import shared_task
 from django.conf import settings
 
 from orders import engine
-from orders.services import order_attempt_begin, order_start as order_start_service
+from orders.services import order_attempt_begin
+from orders.services import order_start as order_start_service
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

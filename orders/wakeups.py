@@ -21,7 +21,9 @@ _skip_until = 0.0
 
 
 def _send(order_id: int) -> None:
-    from orders.tasks import order_start  # tasks import the services that import this module
+    from orders.tasks import (
+        order_start,  # tasks import the services that import this module
+    )
 
     order_start.apply_async((order_id,), retry=False)
 

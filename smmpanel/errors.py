@@ -91,3 +91,11 @@ class IllegalTransition(DomainError):
 
     def __init__(self, old: str, new: str):
         super().__init__(f"Order cannot move from {old} to {new}")
+
+
+class RefillNotAvailable(DomainError):
+    message = "Refill is not available for this order"
+
+
+class RefillNotFound(DomainError):
+    message = "Refill not found"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -190,6 +191,12 @@ FULFILLMENT_BATCH_SIZE = env.int("FULFILLMENT_BATCH_SIZE", default=5000)
 FULFILLMENT_TICK_BUDGET_SECONDS = env.float("FULFILLMENT_TICK_BUDGET_SECONDS", default=30.0)
 # Per-order tasks that keep dying (e.g. killing their worker) are parked after this many tries.
 FULFILLMENT_MAX_ATTEMPTS = env.int("FULFILLMENT_MAX_ATTEMPTS", default=3)
+# A test and demo knob: how many seconds a "minute" of the simulated engine lasts, for service
+# speeds (units per minute) and drip-feed intervals (minutes, at least 1 in the API) alike. Keep
+# 60 in production; the real-worker drip-feed test sets 1, so a 1-minute interval takes a second.
+FULFILLMENT_MINUTE_SECONDS = env.float("FULFILLMENT_MINUTE_SECONDS", default=60.0)
+if FULFILLMENT_MINUTE_SECONDS <= 0:
+    raise ImproperlyConfigured("FULFILLMENT_MINUTE_SECONDS must be above 0")
 
 CELERY_BEAT_SCHEDULE = {
     "fulfillment-tick": {

@@ -10,12 +10,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from accounts.models import Account
-from catalog.selectors import services_for_sale
+from catalog.selectors import custom_rates, services_for_sale
 from orders import selectors
-from orders.api.formatting import balance_payload, error_payload, order_status_payload, service_payload
+from orders.api.formatting import (
+    balance_payload,
+    error_payload,
+    order_status_payload,
+    refill_status_payload,
+    service_payload,
+)
 from orders.services import order_cancel, order_place
+from orders.services.refills import refill_request
 from smmpanel import fields as f
-from smmpanel.errors import DomainError, MissingParameters, OrderNotFound
+from smmpanel.errors import (
+    DomainError,
+    MissingParameters,
+    OrderNotFound,
+    RefillNotFound,
+)
 
 
 @dataclass(frozen=True)
@@ -30,7 +42,8 @@ class Call:
 
 
 def services(call: Call) -> list[dict[str, Any]]:
-    return [service_payload(service) for service in services_for_sale()]
+    own = custom_rates(account_id=call.account.pk)
+    return [service_payload(service, own.get(service.pk)) for service in services_for_sale()]
 
 
 def add(call: Call) -> dict[str, Any]:
@@ -85,6 +98,32 @@ def cancel(call: Call) -> dict[str, Any] | list[dict[str, Any]]:
     return answers
 
 
+def refill(call: Call) -> dict[str, Any] | list[dict[str, Any]]:
+    if f.is_blank(call.fields.get("orders")):
+        return {"refill": refill_request(account=call.account, order_id=_single_id(call, "order")).pk}
+    answers = []
+    for text, pk in f.id_list("orders", call.fields.get("orders")):
+        try:
+            if pk is None:
+                raise OrderNotFound()
+            answers.append({"order": pk, "refill": refill_request(account=call.account, order_id=pk).pk})
+        except DomainError as exc:
+            answers.append({"order": pk if pk is not None else text, "refill": error_payload(exc.message)})
+    return answers
+
+
+def refill_status(call: Call) -> dict[str, Any] | list[dict[str, Any]]:
+    if f.is_blank(call.fields.get("refills")):
+        return refill_status_payload(selectors.refill_get(account=call.account, refill_id=_single_id(call, "refill")))
+    requested = f.id_list("refills", call.fields.get("refills"))
+    found = selectors.refills_by_id(account=call.account, refill_ids=[pk for _, pk in requested if pk is not None])
+    not_found = error_payload(RefillNotFound.message)
+    return [
+        {"refill": pk if pk is not None else text, "status": found[pk].status if pk in found else not_found}
+        for text, pk in requested
+    ]
+
+
 Handler = Callable[[Call], Any]
 
 ACTIONS: dict[str, Handler] = {
@@ -93,6 +132,8 @@ ACTIONS: dict[str, Handler] = {
     "status": status,
     "balance": balance,
     "cancel": cancel,
+    "refill": refill,
+    "refill_status": refill_status,
     # The seed's batch status, and the spellings other panels use for it.
     "multiplestatus": multiple_status,
     "multistatus": multiple_status,

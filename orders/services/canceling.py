@@ -1,12 +1,17 @@
-"""A reseller's cancel: a not-yet-started order, a full refund, exactly once."""
+"""A reseller's cancel: a not-yet-started order with a full refund, or a drip-feed order between
+runs with the undelivered part refunded; either exactly once."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Account
+from orders import simulation
 from orders.models import Order, OrderStatus
 from orders.services.transitions import apply_transition, lock_account
 from smmpanel.errors import (
@@ -17,10 +22,47 @@ from smmpanel.errors import (
 RESELLER_CANCELABLE = frozenset({OrderStatus.PENDING, OrderStatus.PROCESSING})
 
 
-def order_cancel(*, account: Account, order_id: int, actor: str) -> Order:
-    """Cancel a not-yet-started order of this account with a full refund; locks account, then order.
+def _elapsed_seconds(order: Order, now: datetime) -> float:
+    return (now - order.deliver_from).total_seconds()
 
-    A second cancel finds the order Canceled and is refused: the refund happens once.
+
+def _dripfeed(order: Order) -> simulation.DripFeed | None:
+    return simulation.DripFeed.of(quantity=order.quantity, runs=order.runs, interval_minutes=order.interval)
+
+
+def remains_now(order: Order, *, now: datetime) -> int:
+    """An In progress simulated order's remains at `now`, from time like the tick's (the tick may
+    not have run since the last run ended), and never above the remains already recorded."""
+    if order.status != OrderStatus.IN_PROGRESS or order.deliver_from is None or order.sim_speed is None:
+        return order.remains
+    delivered = simulation.delivered_after(
+        seconds=_elapsed_seconds(order, now),
+        speed_per_minute=order.sim_speed,
+        limit=order.sim_limit,
+        dripfeed=_dripfeed(order),
+        minute_seconds=settings.FULFILLMENT_MINUTE_SECONDS,
+    )
+    return min(order.remains, order.quantity - delivered)
+
+
+def _between_runs(order: Order, now: datetime) -> bool:
+    return (
+        order.status == OrderStatus.IN_PROGRESS
+        and order.deliver_from is not None
+        and order.sim_speed is not None
+        and simulation.between_runs(
+            seconds=_elapsed_seconds(order, now),
+            speed_per_minute=order.sim_speed,
+            dripfeed=_dripfeed(order),
+            minute_seconds=settings.FULFILLMENT_MINUTE_SECONDS,
+        )
+    )
+
+
+def order_cancel(*, account: Account, order_id: int, actor: str, now: datetime | None = None) -> Order:
+    """Cancel an order of this account; locks account, then order. Not started yet: Canceled, the
+    whole charge refunded. A drip-feed order between runs: Partial, the remaining runs dropped and
+    the undelivered part refunded. Anything else, a second cancel included, is refused.
     """
     with transaction.atomic():
         lock_account(account.pk)
@@ -32,16 +74,24 @@ def order_cancel(*, account: Account, order_id: int, actor: str) -> Order:
         )
         if order is None:
             raise OrderNotFound()
-        if not (
-            order.service.cancel
-            and order.status in RESELLER_CANCELABLE
-            and order.remains == order.quantity
-            and not order.hold_reason
-        ):
+        if not order.service.cancel or order.hold_reason:
             raise OrderNotCancelable()
-        return apply_transition(
-            order=order, new_status=OrderStatus.CANCELED, reason="canceled by reseller", actor=actor
-        )
+        if order.status in RESELLER_CANCELABLE and order.remains == order.quantity:
+            return apply_transition(
+                order=order, new_status=OrderStatus.CANCELED, reason="canceled by reseller", actor=actor
+            )
+        # Read the clock under the order lock: the tick skips a locked order, and one that ran
+        # before the lock was taken has at most recorded the remains this computes anyway.
+        now = now or timezone.now()
+        if _between_runs(order, now):
+            return apply_transition(
+                order=order,
+                new_status=OrderStatus.PARTIAL,
+                reason="drip-feed canceled by reseller between runs",
+                actor=actor,
+                remains=remains_now(order, now=now),
+            )
+        raise OrderNotCancelable()
 
 
 def order_cancel_many(*, account: Account, order_ids: Sequence[int], actor: str) -> dict[int, Order | Exception]:

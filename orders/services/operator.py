@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import transaction
+from django.utils import timezone
 
 from orders.models import Order, OrderEvent, OrderStatus
-from orders.services.canceling import RESELLER_CANCELABLE
+from orders.services.canceling import RESELLER_CANCELABLE, remains_now
 from orders.services.transitions import apply_transition, lock_account, order_transition
 from orders.wakeups import wake_after_commit
 from smmpanel.errors import (
@@ -15,9 +18,10 @@ from smmpanel.errors import (
 )
 
 
-def order_operator_cancel(*, order_id: int, actor: str, created_by=None) -> Order:
+def order_operator_cancel(*, order_id: int, actor: str, created_by=None, now: datetime | None = None) -> Order:
     """An operator's cancel: before delivery started, Canceled with the whole charge refunded;
-    after, Partial with the undelivered part refunded. Locks the account, then the order.
+    after, Partial with the undelivered part (as of now, not of the last tick) refunded. Locks
+    the account, then the order.
     """
     with transaction.atomic():
         account_id = Order.objects.filter(pk=order_id).values_list("account_id", flat=True).first()
@@ -31,8 +35,16 @@ def order_operator_cancel(*, order_id: int, actor: str, created_by=None) -> Orde
             new_status = OrderStatus.PARTIAL
         else:
             raise OrderNotCancelable()
+        remains = remains_now(order, now=now or timezone.now())
+        if new_status == OrderStatus.PARTIAL and remains == 0:
+            new_status = OrderStatus.COMPLETED  # all delivered by now; the tick has not recorded it yet
         return apply_transition(
-            order=order, new_status=new_status, reason="canceled by operator", actor=actor, created_by=created_by
+            order=order,
+            new_status=new_status,
+            reason="canceled by operator",
+            actor=actor,
+            remains=remains,
+            created_by=created_by,
         )
 
 

@@ -47,7 +47,7 @@ def order_place(*, account: Account, fields: Mapping[str, Any], idempotency_key:
     else:
         idempotency_key = None
 
-    request = order_request_parse(fields=fields)
+    request = order_request_parse(fields=fields, account_id=account.pk)
     try:
         with transaction.atomic():
             locked = lock_account(account.pk)

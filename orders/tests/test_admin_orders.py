@@ -15,7 +15,13 @@ from accounts.tests.factories import reseller_with_key
 from catalog.models import Service
 from catalog.tests.factories import ServiceFactory
 from orders.models import HoldReason, Order, OrderEvent, OrderStatus
-from orders.services import order_cancel, order_hold, order_place, order_transition, orders_move
+from orders.services import (
+    order_cancel,
+    order_hold,
+    order_place,
+    order_transition,
+    orders_move,
+)
 from smmpanel.tests.admin_helpers import form_data, messages_of, operator, run_action
 
 pytestmark = pytest.mark.django_db

@@ -25,11 +25,9 @@ from catalog.tests.factories import ServiceFactory
 from orders import lifecycle
 from orders.models import FulfillmentTick, Order, OrderStatus
 from orders.services import order_place
-from orders.tests.live_processes import (  # noqa: F401 - fixtures
+from orders.tests.live_processes import (
     PrivateRedis,
     database_url,
-    private_redis,
-    processes,
     wait_for,
 )
 from smmpanel.money import format_amount

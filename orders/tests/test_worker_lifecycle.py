@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from catalog.tests.factories import ServiceFactory
-from orders.tests.live_processes import processes, private_redis, wait_for  # noqa: F401 - fixtures
+from orders.tests.live_processes import wait_for
 
 pytestmark = pytest.mark.postgres
 

@@ -8,7 +8,7 @@ from django.conf import settings
 
 from catalog.tests.factories import ServiceFactory
 from orders.models import FulfillmentTick, HoldReason, Order, OrderStatus
-from orders.tests.live_processes import Process, processes, private_redis, wait_for  # noqa: F401 - fixtures
+from orders.tests.live_processes import Process, wait_for
 
 pytestmark = pytest.mark.postgres
 

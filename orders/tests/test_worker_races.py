@@ -28,7 +28,7 @@ from catalog.tests.factories import ServiceFactory
 from orders import engine, simulation, tasks
 from orders.models import Order, OrderStatus
 from orders.services import order_cancel, order_place, order_start
-from orders.tests.live_processes import TICK_SECONDS, processes, private_redis, wait_for  # noqa: F401 - fixtures
+from orders.tests.live_processes import TICK_SECONDS, wait_for
 from smmpanel.errors import OrderNotCancelable
 from smmpanel.money import partial_refund
 
