@@ -11,7 +11,6 @@ from django.utils.html import format_html
 
 from accounts.admin_forms import AdjustForm, FundsForm, ResellerCreateForm
 from accounts.models import Account, ApiKey, LedgerEntry
-from catalog.models import CustomRate
 from accounts.services import (
     account_adjust,
     account_deduct,
@@ -21,6 +20,8 @@ from accounts.services import (
     apikey_revoke,
     reseller_create,
 )
+from catalog.models import CustomRate
+from smmpanel.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from smmpanel.errors import DomainError
 from smmpanel.money import format_amount
 
@@ -35,26 +36,10 @@ FUNDS_OPERATIONS = {
 }
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows that record money or secrets: visible, never edited or deleted by hand."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ApiKeyInline(admin.TabularInline):
+class ApiKeyInline(ReadOnlyInline):
+    # Keys are issued by the "Issue new API key" button, which shows the key once.
     model = ApiKey
     fields = ["prefix", "label", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    max_num = 0  # keys are issued by the "Issue new API key" button, which shows the key once
 
 
 class CustomRateInline(admin.TabularInline):

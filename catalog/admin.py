@@ -6,6 +6,7 @@ from django.template.response import TemplateResponse
 
 from catalog.models import Category, CustomRate, PriceChange, Service
 from catalog.services import service_save, services_reprice, services_set_active
+from smmpanel.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from smmpanel.errors import DomainError
 
 
@@ -20,13 +21,9 @@ class CategoryAdmin(admin.ModelAdmin):
         return False  # services (and through them orders) point here
 
 
-class PriceChangeInline(admin.TabularInline):
+class PriceChangeInline(ReadOnlyInline):
     model = PriceChange
     fields = ["changed_at", "old_rate", "new_rate", "changed_by", "note"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    max_num = 0
     verbose_name_plural = "price history"
 
 
@@ -113,17 +110,8 @@ class ServiceAdmin(admin.ModelAdmin):
 
 
 @admin.register(PriceChange)
-class PriceChangeAdmin(admin.ModelAdmin):
+class PriceChangeAdmin(ReadOnlyAdmin):
     list_display = ["changed_at", "service", "old_rate", "new_rate", "changed_by", "note"]
     list_filter = ["changed_at"]
     list_select_related = ["service", "changed_by"]
     search_fields = ["service__name", "=service__id"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

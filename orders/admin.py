@@ -17,27 +17,20 @@ from orders.services import (
     order_resend,
 )
 from orders.services.refills import refill_finish
+from smmpanel.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from smmpanel.errors import DomainError
 from smmpanel.money import format_amount
 
 
-class OrderEventInline(admin.TabularInline):
+class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
     fields = ["created_at", "old_status", "new_status", "reason", "actor"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    max_num = 0
     verbose_name_plural = "history"
 
 
-class LedgerEntryInline(admin.TabularInline):
+class LedgerEntryInline(ReadOnlyInline):
     model = LedgerEntry
     fields = ["created_at", "kind", "amount", "balance_after", "memo", "created_by"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    max_num = 0
     verbose_name_plural = "money"
 
 
@@ -152,13 +145,9 @@ class OrderAdmin(admin.ModelAdmin):
 VIEW_REFILLS = "orders.view_order"
 
 
-class RefillInline(admin.TabularInline):
+class RefillInline(ReadOnlyInline):
     model = Refill
     fields = ["created_at", "status", "quantity", "reason"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    max_num = 0
 
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm(VIEW_REFILLS)
@@ -168,7 +157,7 @@ OrderAdmin.inlines = [*OrderAdmin.inlines, RefillInline]
 
 
 @admin.register(Refill)
-class RefillAdmin(admin.ModelAdmin):
+class RefillAdmin(ReadOnlyAdmin):
     """Refills are read here and ended only through the actions (the refill table in lifecycle)."""
 
     list_display = ["id", "status", "order_link", "account", "quantity", "reason", "created_at", "updated_at"]
@@ -181,15 +170,6 @@ class RefillAdmin(admin.ModelAdmin):
     @admin.display(description="Order", ordering="order_id")
     def order_link(self, refill: Refill) -> str:
         return format_html('<a href="../order/{}/change/">#{}</a>', refill.order_id, refill.order_id)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm(VIEW_REFILLS)
