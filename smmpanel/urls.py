@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import path, re_path
 
 from orders.api.views import ResellerApiView, api_docs
+from smmpanel import health
 
 api = ResellerApiView.as_view()
 
@@ -18,4 +19,7 @@ urlpatterns = [
     re_path(r"^api\.php/?$", api, name="api-php"),
     path("api/", api_docs, name="api-docs"),  # the reference for humans; the API itself is above
     path("admin/", admin.site.urls),
+    # Liveness (database only) for containers and load balancers; the full report for operators.
+    path("health/live/", health.live, name="health-live"),
+    path("health/", health.health, name="health"),
 ]
