@@ -99,3 +99,13 @@ class RefillNotAvailable(DomainError):
 
 class RefillNotFound(DomainError):
     message = "Refill not found"
+
+
+class TooManyRequests(DomainError):
+    """A rate limit is spent; `retry_after` is the seconds to its window's end (the `Retry-After` header)."""
+
+    message = "Too many requests"
+
+    def __init__(self, retry_after: int = 1):
+        self.retry_after = retry_after
+        super().__init__()

@@ -28,3 +28,13 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed on
 POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")  # noqa: F405
 if POSTGRES:
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405 - live-server threads must not keep connections
+
+# The suite talks to live servers over plain http: secure-only cookies would not come back from
+# http clients (requests drops them), so the admin tests turn them off here, explicitly. Production
+# keeps them on (settings.py: on unless DEBUG), and nothing here redirects to https.
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+SECURE_SSL_REDIRECT = False
+# Every test calls from 127.0.0.1 into one process-wide cache: the production limits would trip
+# across tests. orders/tests/test_rate_limits.py sets tiny limits of its own with override_settings.
+API_RATE_LIMIT_ADD = API_RATE_LIMIT_READ = API_RATE_LIMIT_ANON = "1000000/m"

@@ -40,4 +40,7 @@ def error_message(exc: BaseException) -> str:
 
 def api_exception_handler(exc: Exception, context: dict) -> Response:
     """DRF's EXCEPTION_HANDLER: every exception becomes an API error answer."""
-    return error_response(error_message(exc))
+    response = error_response(error_message(exc))
+    if retry_after := getattr(exc, "retry_after", None):  # only the rate limiter's TooManyRequests
+        response["Retry-After"] = str(retry_after)
+    return response

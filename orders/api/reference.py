@@ -136,6 +136,8 @@ ERRORS: tuple[ErrorDoc, ...] = (
     ErrorDoc("Refill is not available for this order", "the order is not eligible for a refill (see `refill`)",
              action="refill"),
     ErrorDoc("Refill not found", "an unknown refill, or another account's", action="refill_status"),
+    ErrorDoc("Too many requests", "the key's rate limit (or, without a valid key, the address's) is spent for now; "
+             "the `Retry-After` header gives the seconds to wait"),
     ErrorDoc("Too many orders in one request", f"more than {MAX_BATCH_IDS} ids"),
     ErrorDoc("Request too large", "a body over 1 MB or with over 1000 fields"),
     ErrorDoc("Invalid request body", "a body that cannot be parsed (broken JSON, a JSON value that is not an object)"),

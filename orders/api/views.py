@@ -14,10 +14,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.services import apikey_authenticate
-from orders.api import reference
+from orders.api import ratelimit, reference
 from orders.api.actions import ACTIONS, Call
 from orders.api.request import request_fields, request_key
-from smmpanel.errors import InvalidAction
+from smmpanel.errors import InvalidAction, InvalidApiKey
 
 
 def _action_name(value: Any) -> str:
@@ -29,8 +29,15 @@ class ResellerApiView(APIView):
 
     def handle(self, request: Request) -> Response:
         fields = request_fields(request)
-        account = apikey_authenticate(key=request_key(request, fields))
-        handler = ACTIONS.get(_action_name(fields.get("action")))
+        key = request_key(request, fields)
+        try:
+            account = apikey_authenticate(key=key)
+        except InvalidApiKey:
+            ratelimit.check_anonymous(request)  # an address guessing keys runs out of its budget
+            raise
+        action = _action_name(fields.get("action"))
+        ratelimit.check_key(key, action)
+        handler = ACTIONS.get(action)
         if handler is None:
             raise InvalidAction()
         call = Call(account=account, fields=fields, idempotency_header=request.META.get("HTTP_IDEMPOTENCY_KEY"))

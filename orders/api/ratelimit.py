@@ -1,0 +1,114 @@
+"""Per-key and per-address rate limits for the reseller API (API.md: "Too many requests").
+
+Fixed-window counters in the Django cache (Redis in production, so every web process shares
+them): one counter per (budget, identity, window), created with `cache.add` and bumped with
+`cache.incr`, both atomic in Redis. Budgets: `add` and reads per valid API key, and one per client
+address for calls without a valid key. Limits come from settings at call time
+(API_RATE_LIMIT_ADD / _READ / _ANON, "N/s|m|h|d"; empty or 0 turns one off).
+
+A cache that fails must not take the API down with it: the limiter then lets the call through
+(fails open) and logs a warning, at most once a minute per process.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+
+from smmpanel.errors import TooManyRequests
+
+logger = logging.getLogger("smmpanel.api.ratelimit")
+
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+WARNING_INTERVAL_SECONDS = 60.0
+_last_warning = 0.0
+_warning_lock = threading.Lock()
+
+
+def parse_rate(rate: str | None) -> tuple[int, int] | None:
+    """"600/m" → (600, 60); also "10/5s"-style multiples; None for an empty or zero (off) limit."""
+    text = (rate or "").strip().lower()
+    if not text or text in {"0", "off", "none"}:
+        return None
+    count, _, period = text.partition("/")
+    try:
+        number = int(count)
+        multiple = int(period[:-1] or 1)
+        seconds = multiple * _PERIODS[period[-1:]]
+    except (ValueError, KeyError):
+        raise ImproperlyConfigured(f"Invalid API rate limit {rate!r}: expected e.g. '600/m'") from None
+    if number <= 0:
+        return None
+    if seconds <= 0:
+        raise ImproperlyConfigured(f"Invalid API rate limit {rate!r}: the period must be above 0")
+    return number, seconds
+
+
+def _now() -> float:
+    return time.time()  # a function of its own, so tests can stop the clock
+
+
+def _warn_cache_failure(exc: BaseException) -> None:
+    global _last_warning
+    now = time.monotonic()
+    with _warning_lock:
+        if _last_warning and now - _last_warning < WARNING_INTERVAL_SECONDS:
+            return
+        _last_warning = now
+    logger.warning("API rate limiter disabled: the cache failed (%s: %s); letting calls through",
+                   type(exc).__name__, exc)
+
+
+def _hit(scope: str, identity: str, rate: str | None) -> None:
+    """Count one call against a budget; TooManyRequests once it is spent in this window."""
+    limit = parse_rate(rate)
+    if limit is None:
+        return
+    number, seconds = limit
+    now = _now()
+    window = int(now // seconds)
+    key = f"api-rl:{scope}:{seconds}:{identity}:{window}"
+    try:
+        # The counter outlives its window a little; a window's end is computed, not stored.
+        if cache.add(key, 1, timeout=seconds + 1):
+            count = 1
+        else:
+            try:
+                count = cache.incr(key)
+            except ValueError:  # expired between add and incr: this call starts it again
+                count = 1 if cache.add(key, 1, timeout=seconds + 1) else cache.incr(key)
+    except Exception as exc:  # noqa: BLE001 - any cache failure: fail open
+        _warn_cache_failure(exc)
+        return
+    if count > number:
+        raise TooManyRequests(retry_after=max(1, math.ceil((window + 1) * seconds - now)))
+
+
+def client_address(request) -> str:
+    """REMOTE_ADDR; behind API_TRUSTED_PROXIES proxies, the address the outermost of them saw
+    (X-Forwarded-For counted from the right: entries further left are the client's to forge)."""
+    proxies = settings.API_TRUSTED_PROXIES
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    if proxies > 0 and forwarded:
+        return forwarded[-min(proxies, len(forwarded))]
+    return request.META.get("REMOTE_ADDR") or "unknown"
+
+
+def check_key(key: str, action: str) -> None:
+    """A valid key's call: `add` and reads have separate budgets."""
+    identity = hashlib.sha256(key.encode()).hexdigest()[:32]  # never the key itself in the cache
+    if action == "add":
+        _hit("add", identity, settings.API_RATE_LIMIT_ADD)
+    else:
+        _hit("read", identity, settings.API_RATE_LIMIT_READ)
+
+
+def check_anonymous(request) -> None:
+    """A call without a valid key: counted against its client address."""
+    _hit("anon", client_address(request), settings.API_RATE_LIMIT_ANON)
