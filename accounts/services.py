@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account, ApiKey, LedgerEntry, LedgerKind
+from smmpanel import logs
 from smmpanel.errors import DomainError, InsufficientBalance, InvalidApiKey
 from smmpanel.money import AMOUNT_QUANTUM, to_amount
 
@@ -209,4 +210,6 @@ def apikey_authenticate(*, key: str | None) -> Account:
         ApiKey.objects.filter(pk=api_key.pk).filter(
             Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_RESOLUTION)
         ).update(last_used_at=now)
+    # The request's later log lines name the reseller (RequestContextMiddleware unbinds it).
+    logs.bind_in_request(account=api_key.account.user.username)
     return api_key.account

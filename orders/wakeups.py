@@ -36,7 +36,10 @@ def _publish_quietly(order_id: int) -> None:
         _send(order_id)
     except Exception:  # any broker failure: the tick's sweep covers it
         _skip_until = time.monotonic() + BACKOFF_SECONDS
-        logger.warning("Could not publish the wake-up of order %s; the tick will pick it up", order_id, exc_info=True)
+        logger.warning(
+            "Could not publish the wake-up of order %s; the tick will pick it up", order_id,
+            exc_info=True, extra={"order_id": order_id},
+        )
 
 
 def wake_after_commit(order_id: int) -> None:

@@ -48,6 +48,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later log line carries the request id; the metrics see every answer.
+    "smmpanel.logs.RequestContextMiddleware",
+    "smmpanel.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (the admin's) straight from gunicorn, collected into STATIC_ROOT at image build.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -75,6 +78,22 @@ AXES_RESET_ON_SUCCESS = True
 # The API paths are routed with and without a trailing slash; a redirect would turn a client's
 # POST into a body-less GET, so CommonMiddleware must never add one.
 APPEND_SLASH = False
+
+# --- HTTPS and cookies (docs/security.md) ---------------------------------------------------
+# Behind a TLS-terminating proxy, SECURE_PROXY_SSL_HEADER=1 trusts its X-Forwarded-Proto (only
+# when the proxy always sets it). SECURE_SSL_REDIRECT sends plain-http admin pages to https; the
+# API and health paths are exempt: API.md forbids redirects (a redirected POST loses its body).
+if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_REDIRECT_EXEMPT = [r"^api/v[12]/?$", r"^api\.php/?$", r"^health/", r"^metrics$"]  # clients that must not be redirected
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
 
 ROOT_URLCONF = "smmpanel.urls"
 WSGI_APPLICATION = "smmpanel.wsgi.application"
@@ -156,6 +175,14 @@ REST_FRAMEWORK = {
 REDIS_URL = env.str("REDIS_URL", default="")
 CACHES = {"default": env.cache("CACHE_URL", default=REDIS_URL.replace("redis://", "rediscache://", 1) or "locmemcache://")}
 
+# Reseller API rate limits (orders/api/ratelimit.py): "N/s|m|h|d", empty or 0 for none. Counted in
+# the cache above, so shared by all web processes only when that is Redis (not local memory).
+API_RATE_LIMIT_ADD = env.str("API_RATE_LIMIT_ADD", default="600/m")  # `add` calls per API key
+API_RATE_LIMIT_READ = env.str("API_RATE_LIMIT_READ", default="3000/m")  # every other call per key
+API_RATE_LIMIT_ANON = env.str("API_RATE_LIMIT_ANON", default="120/m")  # per address, no valid key
+# Proxies in front of web that append to X-Forwarded-For (a TLS proxy: 1); 0 trusts REMOTE_ADDR only.
+API_TRUSTED_PROXIES = env.int("API_TRUSTED_PROXIES", default=0)
+
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -219,10 +246,24 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Logs and metrics ------------------------------------------------------------------------
+# JSON lines in production, readable text with DEBUG; LOG_FORMAT (json / text) overrides. Each
+# record carries request_id, account, order_id and task_id when bound (see smmpanel/logs.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured("LOG_FORMAT must be json or text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "smmpanel.logs.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "smmpanel.logs.JsonFormatter"},
+        "text": {"()": "smmpanel.logs.TextFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+# Celery workers keep these handlers (and so the format) instead of installing their own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# /metrics asks for `Authorization: Bearer <METRICS_TOKEN>` when set; open otherwise.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

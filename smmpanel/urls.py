@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import path, re_path
 
 from orders.api.views import ResellerApiView, api_docs
-from smmpanel import health
+from smmpanel import health, metrics
 
 api = ResellerApiView.as_view()
 
@@ -22,4 +22,6 @@ urlpatterns = [
     # Liveness (database only) for containers and load balancers; the full report for operators.
     path("health/live/", health.live, name="health-live"),
     path("health/", health.health, name="health"),
+    # Prometheus, exactly here (no trailing slash); METRICS_TOKEN guards it when set.
+    path("metrics", metrics.metrics, name="metrics"),
 ]
