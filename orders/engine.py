@@ -28,9 +28,9 @@ ACTOR = "worker"
 RESEND_LIMIT = 1000  # lost wake-ups re-sent per tick
 
 
-def _due_ids(status: str, *, after_pk: int = 0, **filters) -> list[int]:
+def _due_ids(status: str, **filters) -> list[int]:
     return list(
-        Order.objects.filter(status=status, hold_reason="", pk__gt=after_pk, **filters)
+        Order.objects.filter(status=status, hold_reason="", **filters)
         .order_by("pk")
         .values_list("pk", flat=True)[: settings.FULFILLMENT_BATCH_SIZE]
     )

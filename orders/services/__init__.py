@@ -6,7 +6,6 @@ Split by what it does; import from here.
 from orders.services.canceling import (
     RESELLER_CANCELABLE,
     order_cancel,
-    order_cancel_many,
 )
 from orders.services.operator import (
     order_mark_completed,
@@ -27,7 +26,6 @@ __all__ = [
     "RESELLER_CANCELABLE",
     "order_attempt_begin",
     "order_cancel",
-    "order_cancel_many",
     "order_hold",
     "order_mark_completed",
     "order_mark_partial",

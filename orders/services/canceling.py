@@ -3,7 +3,6 @@ runs with the undelivered part refunded; either exactly once."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 from django.conf import settings
@@ -13,10 +12,13 @@ from django.utils import timezone
 from accounts.models import Account
 from orders import simulation
 from orders.models import Order, OrderStatus
-from orders.services.transitions import apply_transition, lock_account
+from orders.services.transitions import (
+    apply_transition,
+    lock_account,
+    lock_account_order,
+)
 from smmpanel.errors import (
     OrderNotCancelable,
-    OrderNotFound,
 )
 
 RESELLER_CANCELABLE = frozenset({OrderStatus.PENDING, OrderStatus.PROCESSING})
@@ -66,14 +68,7 @@ def order_cancel(*, account: Account, order_id: int, actor: str, now: datetime |
     """
     with transaction.atomic():
         lock_account(account.pk)
-        order = (
-            Order.objects.select_for_update(of=("self",))
-            .select_related("service")
-            .filter(pk=order_id, account_id=account.pk)
-            .first()
-        )
-        if order is None:
-            raise OrderNotFound()
+        order = lock_account_order(account_id=account.pk, order_id=order_id)
         if not order.service.cancel or order.hold_reason:
             raise OrderNotCancelable()
         if order.status in RESELLER_CANCELABLE and order.remains == order.quantity:
@@ -93,13 +88,3 @@ def order_cancel(*, account: Account, order_id: int, actor: str, now: datetime |
             )
         raise OrderNotCancelable()
 
-
-def order_cancel_many(*, account: Account, order_ids: Sequence[int], actor: str) -> dict[int, Order | Exception]:
-    """Cancel each order in its own transaction: one refusal never undoes the others."""
-    results: dict[int, Order | Exception] = {}
-    for order_id in order_ids:
-        try:
-            results[order_id] = order_cancel(account=account, order_id=order_id, actor=actor)
-        except (OrderNotFound, OrderNotCancelable) as exc:
-            results[order_id] = exc
-    return results

@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from accounts.models import Account
 from orders import lifecycle, simulation
-from orders.models import Order, Refill, RefillStatus
+from orders.models import Refill, RefillStatus
+from orders.services.transitions import lock_account_order
 from orders.sql import Epoch
-from smmpanel.errors import OrderNotFound, RefillNotAvailable
+from smmpanel.errors import RefillNotAvailable
 
 RUNNING = (RefillStatus.PENDING, RefillStatus.IN_PROGRESS)
 
@@ -25,14 +26,7 @@ def refill_request(*, account: Account, order_id: int) -> Refill:
     Partial, within the service's refill days, and has no other refill running.
     """
     with transaction.atomic():
-        order = (
-            Order.objects.select_for_update(of=("self",))
-            .select_related("service")
-            .filter(pk=order_id, account_id=account.pk)
-            .first()
-        )
-        if order is None:
-            raise OrderNotFound()
+        order = lock_account_order(account_id=account.pk, order_id=order_id)
         service = order.service
         if (
             not service.refill

@@ -18,6 +18,7 @@ from orders.models import ACTIVE_STATUSES, HoldReason, Order, OrderEvent, OrderS
 from orders.sql import insert_events
 from smmpanel.errors import (
     IllegalTransition,
+    OrderNotFound,
 )
 
 
@@ -31,6 +32,19 @@ def lock_account(account_id: int) -> Account:
     holding the order that a cancel, holding the account, waited for: a deadlock.
     """
     return Account.objects.select_for_update(no_key=True).only("id", "balance").get(pk=account_id)
+
+
+def lock_account_order(*, account_id: int, order_id: int) -> Order:
+    """One of this account's orders (with its service), locked; OrderNotFound for anyone else's."""
+    order = (
+        Order.objects.select_for_update(of=("self",))
+        .select_related("service")
+        .filter(pk=order_id, account_id=account_id)
+        .first()
+    )
+    if order is None:
+        raise OrderNotFound()
+    return order
 
 
 def apply_transition(

@@ -9,8 +9,8 @@ from accounts.models import Account, LedgerEntry, LedgerKind
 from accounts.tests.factories import reseller_with_key
 from catalog.models import Service
 from catalog.tests.factories import ServiceFactory
-from orders.models import HoldReason, Order, OrderEvent, OrderStatus
-from orders.services import order_cancel, order_cancel_many, order_place
+from orders.models import HoldReason, Order, OrderStatus
+from orders.services import order_cancel, order_place
 from smmpanel.errors import OrderNotCancelable, OrderNotFound
 
 
@@ -137,17 +137,3 @@ def test_cancel_refused_while_an_operator_hold_is_on(account, service):
         order_cancel(account=account, order_id=order.pk, actor="api:alice")
     assert snapshot(order) == before
 
-
-def test_cancel_many_answers_each_order_and_one_refusal_undoes_nothing(account, service):
-    first = place(account, service, link="@one")
-    second = place(account, service, link="@two")
-    order_cancel(account=account, order_id=second.pk, actor="api:alice")
-
-    results = order_cancel_many(account=account, order_ids=[first.pk, second.pk, 987654], actor="api:alice")
-
-    assert results[first.pk].status == OrderStatus.CANCELED
-    assert isinstance(results[second.pk], OrderNotCancelable)
-    assert isinstance(results[987654], OrderNotFound)
-    assert refunds(first) == refunds(second) == [Decimal("5")]
-    assert balance(account) == Decimal("100")
-    assert OrderEvent.objects.filter(new_status=OrderStatus.CANCELED).count() == 2
