@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 
@@ -40,6 +41,18 @@ class DeliveredForm(forms.Form):
     )
 
 
+MAX_SEARCH_IDS = 100
+_ID_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+def order_ids_in(search_term: str) -> list[int] | None:
+    """The order ids a search term lists (`123`, `#123`, `1, 2 3`), or None when it is not only ids."""
+    tokens = [token.lstrip("#") for token in _ID_SEPARATORS.split(search_term.strip()) if token]
+    if not tokens or len(tokens) > MAX_SEARCH_IDS or not all(token.isdigit() and len(token) <= 18 for token in tokens):
+        return None
+    return [int(token) for token in tokens]
+
+
 class AccountFilter(admin.RelatedOnlyFieldListFilter):
     """The resellers that have orders, in one query: an account is named by its user, which the
     stock filter would load one query per reseller.
@@ -64,11 +77,20 @@ class OrderAdmin(admin.ModelAdmin):
         ("service", admin.RelatedOnlyFieldListFilter), ("account", AccountFilter),
     ]
     list_select_related = ["service", "account__user"]
-    search_fields = ["=id", "link", "link_normalized"]
+    search_fields = ["link", "link_normalized", "=account__user__username"]
+    search_help_text = "Order ids (one, or several separated by commas or spaces), a reseller's username, or part of a link."
     date_hierarchy = "created_at"
     inlines = [OrderEventInline, LedgerEntryInline]
     actions = ["cancel_and_refund", "mark_partial", "mark_completed", "resend"]
     list_per_page = 100
+
+    def get_search_results(self, request, queryset, search_term):
+        # Support pastes order ids from a reseller's ticket: digits mean ids only, never links
+        # that happen to contain them.
+        ids = order_ids_in(search_term)
+        if ids is not None:
+            return queryset.filter(pk__in=ids), False
+        return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description="Link", ordering="link")
     def short_link(self, order: Order) -> str:

@@ -348,13 +348,19 @@ def test_the_order_page_shows_its_history_and_its_money_and_edits_nothing(client
     assert Order.objects.get(pk=order.pk).status == S.PARTIAL
 
 
-def test_orders_list_is_searchable_by_id_and_link(client, root, account, service):
+def test_orders_list_is_searchable_by_ids_reseller_and_link(client, root, account, service):
     orders = [place(account, service, link=f"https://instagram.com/{name}") for name in ("ann", "bea", "cid")]
+    # A link holding another order's id must not turn up when an operator searches for that id.
+    decoy = place(account, service, link=f"https://instagram.com/p/{orders[1].pk}{orders[1].pk}")
+    other = place(reseller_with_key("bob", "100"), service, link="https://instagram.com/dan")
     client.force_login(root)
 
     def found(term: str) -> list[int]:
-        return [order.pk for order in client.get(ORDERS, {"q": term}).context["cl"].result_list]
+        return sorted(order.pk for order in client.get(ORDERS, {"q": term}).context["cl"].result_list)
 
     assert found(str(orders[1].pk)) == [orders[1].pk]
+    assert found(f"#{orders[0].pk}, {orders[2].pk} {decoy.pk}") == sorted([orders[0].pk, orders[2].pk, decoy.pk])
     assert found("instagram.com/cid") == [orders[2].pk]
+    assert found("bob") == [other.pk]
     assert found("not-a-number") == []
+    assert found("9" * 40) == []  # too long for an id: searched as text, no database overflow
