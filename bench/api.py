@@ -119,7 +119,7 @@ def estimate_seconds(args) -> int:
 
 def main() -> None:
     args = parse_args()
-    processes.raise_on_sigterm()
+    processes.unwind_on_signals()
     clean_environment = dict(os.environ)
     command = " ".join(shlex.quote(a) for a in [".venv/bin/python", "bench/api.py", *sys.argv[1:]])
     run_dir = Path(tempfile.mkdtemp(prefix="smmpanel-bench-api-"))
@@ -276,4 +276,7 @@ def print_summary(outcome: report.Outcome) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # everything started was stopped on the way out
+        raise SystemExit("interrupted; the servers it started are stopped") from None

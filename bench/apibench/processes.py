@@ -21,12 +21,14 @@ STOP_GRACE_SECONDS = 10
 START_TIMEOUT_SECONDS = 60
 
 
-def raise_on_sigterm() -> None:
-    """SIGTERM unwinds like Ctrl-C, so the ExitStack still stops everything."""
+def unwind_on_signals() -> None:
+    """SIGTERM unwinds like Ctrl-C, so the ExitStack still stops everything. SIGINT is set
+    explicitly: a shell starting the bench in the background would have it ignored."""
     def handler(signum, frame):
         raise SystemExit(f"stopped by signal {signum}")
 
     signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def free_port() -> int:
