@@ -145,6 +145,7 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         if args.redis_url:
             cache.clear()  # its own database number: stale counters or bytes would skew the run
+            stack.callback(cache.clear)  # and nothing of the run is left in it
         import random
 
         rnd = random.Random(args.seed)
@@ -188,7 +189,7 @@ def main() -> None:
                          "--limit-request-line 8190 --access-logfile FILE --backlog 2048  "
                          "# DJANGO_SETTINGS_MODULE=bench.settings",
         wrk_command=" ".join(load.command(wrk, "http://127.0.0.1:PORT/api/v2", "SCENARIO", "TAG"))
-        .replace(str(ROOT) + "/", "").replace(str(bodies), "BODIES"),
+        .replace(str(ROOT) + "/", "").replace(str(bodies), "BODIES").replace(load.wrk_binary(), "wrk", 1),
         machine=tick.machine(), versions=versions, load_before=load_before, load_after=load_after,
     )
     tick.write_report(args.report, report.section(outcome, args.chosen, about), heading=report.SECTION)
@@ -260,7 +261,10 @@ def run_tick(args, run_dir: Path, environment: dict[str, str]) -> dict:
         command.append("--no-report")  # a smoke run must not replace the tick's real figures
     print("Tick:", " ".join(command), flush=True)
     subprocess.run(command, check=True, cwd=ROOT, env=environment, timeout=300 + 120 * args.tick_runs)
-    return json.loads(result.read_text())
+    figures = json.loads(result.read_text())
+    shown = [".venv/bin/python", "bench/tick.py", "--orders", str(args.tick_orders), "--runs", str(args.tick_runs)]
+    figures["command"] = " ".join(shown + (["--no-report"] if "--no-report" in command else []))
+    return figures
 
 
 def drop_database(url: str, name: str) -> None:

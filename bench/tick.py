@@ -413,15 +413,21 @@ def runs_row(label: str, values: list[float], places: int = 3) -> str:
 def write_report(path: Path, section: str, heading: str = SECTION) -> None:
     """Replace the section that starts with `heading` (or append it); other sections stay as they are."""
     intro = (
-        "# Benchmarks\n\n"
-        "Figures measured by the scripts in `bench/` (see bench/README.md), on the machine each section\n"
-        "names. Each section is rewritten by its own script; the others are left as they are.\n\n"
+        '# Benchmarks\n'
+        '\n'
+        'Figures measured by the scripts in `bench/` (bench/README.md says how to run them and how to read\n'
+        'them), on the machine each section names. Each section is rewritten by its own script —\n'
+        '`## Reseller API` by bench/api.py (`make bench`), `## Fulfillment tick` by bench/tick.py — and the\n'
+        'others are left as they are; the "what was tried" sections are written by hand.\n'
+        '\n'
+        "The API section defines its own terms (req/s, p50/p99, ratios to its baselines). In the tick's:\n"
+        '\n'
         "- **seconds**: wall time of the timed operation, as the panel's own code sees it (Python\n"
-        "  included), median (p50) of the runs; every run starts from the same database state.\n"
-        "- **rows/s**: rows the operation advanced divided by its seconds.\n"
+        '  included), median (p50) of the runs; every run starts from the same database state.\n'
+        '- **rows/s**: rows the operation advanced divided by its seconds.\n'
         "- **ratio**: the operation's rows/s divided by the rows/s of one raw SQL statement doing the\n"
-        "  same arithmetic on the same rows in the same run: 1.0 means as fast as the database itself\n"
-        "  can do it in one statement; it is what makes figures from different machines comparable.\n"
+        '  same arithmetic on the same rows in the same run: 1.0 means as fast as the database itself\n'
+        '  can do it in one statement; it is what makes figures from different machines comparable.\n'
     )
     text = path.read_text() if path.exists() else intro
     pattern = re.compile(rf"^{re.escape(heading)}[ \t]*\n.*?(?=^## |\Z)", re.S | re.M)

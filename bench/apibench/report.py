@@ -191,7 +191,9 @@ def section(outcome: Outcome, scenarios: list[Scenario], about: About) -> str:
     tick = ""
     if outcome.tick:
         t = outcome.tick
-        tick = (f"\nTick, from `{t['command']}` (its own section below has the details): "
+        own = ("its own section below is left as the last real run wrote it" if "--no-report" in t["command"]
+               else "its own section below has the details")
+        tick = (f"\nTick, from `{t['command']}` ({own}): "
                 f"{t['tick_seconds']:.3f} s for {fmt_rate(t['orders'])} orders, {fmt_rate(t['tick_rows_per_s'])} rows/s, "
                 f"ratio to raw SQL {t['ratio']:.2f}.\n")
     return f"""{SECTION}
