@@ -37,7 +37,7 @@ bench-deps: venv
 
 # The whole benchmark of issue #8: the API scenarios against their baselines, then the tick. Drops and
 # recreates smmpanel_bench_api (and the tick's smmpanel_bench); writes bench/REPORT.md, bench/api.png
-# and bench/tick.png. About 10 minutes. BENCH_ARGS="--duration 30" etc.: see bench/api.py --help.
+# and bench/tick.png. About 12 minutes (3 rounds). BENCH_ARGS="--duration 30" etc.: see bench/api.py --help.
 bench: bench-deps
 	$(BIN)/python bench/api.py $(BENCH_ARGS)
 

@@ -45,6 +45,8 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, help="measured seconds per run (default 10; 3 with --smoke)")
     parser.add_argument("--warmup", type=int, help="unmeasured seconds before each run (default 2; 1 with --smoke)")
+    parser.add_argument("--rounds", type=int, help="times every run is repeated, in turn; the report gives the "
+                                                   "median and the spread (default 3; 1 with --smoke)")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (default 8)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -78,6 +80,7 @@ def parse_args() -> argparse.Namespace:
     args.duration = args.duration or (3 if args.smoke else 10)
     args.warmup = args.warmup if args.warmup is not None else (1 if args.smoke else 2)
     args.tick_runs = args.tick_runs or (1 if args.smoke else 5)
+    args.rounds = args.rounds or (1 if args.smoke else 3)
     args.tick_orders = args.tick_orders or args.orders
     chosen = [name.strip() for name in args.scenarios.split(",") if name.strip()]
     if unknown := set(chosen) - set(names):
@@ -114,7 +117,7 @@ def server_environment(args, run_dir: Path, redis_url: str) -> dict[str, str]:
 def estimate_seconds(args) -> int:
     runs = 1 + sum(3 if s.cached_bytes else 2 for s in args.chosen)
     tick_seconds = 0 if args.no_tick else 30 + args.tick_runs * 12 * args.tick_orders // 100_000
-    return 60 * args.orders // 100_000 + runs * (args.duration + args.warmup + 2) + tick_seconds
+    return 60 * args.orders // 100_000 + args.rounds * runs * (args.duration + args.warmup + 2) + tick_seconds
 
 
 def main() -> None:
@@ -169,8 +172,9 @@ def main() -> None:
                 if s.cached_bytes:
                     plan.append((s.name, "cached bytes", s.cached_bytes, s.name, False))
                 plan.append((s.name, "API", API_PATH, s.name, s.writes))
-            for scenario, served_by, path, bodies_of, writes in plan:
-                outcome.runs.append(measure(args, wrk, base, scenario, served_by, path, bodies_of, writes))
+            for round_ in range(1, args.rounds + 1):
+                for scenario, served_by, path, bodies_of, writes in plan:
+                    outcome.runs.append(measure(args, wrk, base, scenario, served_by, path, bodies_of, writes, round_))
             versions.update(server_versions(redis_url))
         connection.close()
 
@@ -183,7 +187,7 @@ def main() -> None:
         return
     about = report.About(
         command=command, stamp=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), smoke=args.smoke,
-        duration=args.duration, warmup=args.warmup, threads=args.threads, connections=args.connections,
+        duration=args.duration, warmup=args.warmup, rounds=args.rounds, threads=args.threads, connections=args.connections,
         workers=args.workers, rate_limit=args.rate_limit or "off", seeded=seeded,
         gunicorn_command=f"gunicorn smmpanel.wsgi:application --workers {args.workers} --worker-class sync "
                          "--limit-request-line 8190 --access-logfile FILE --backlog 2048  "
@@ -220,21 +224,21 @@ def fetch_services(base: str, panel: seeding.Panel) -> bytes:
 
 
 def measure(args, wrk: load.Load, base: str, scenario: str, served_by: str, path: str, bodies_of: str,
-            writes: bool) -> report.Run:
-    tag = f"{scenario}-{served_by.replace(' ', '')}-{secrets.token_hex(3)}"
+            writes: bool, round_: int) -> report.Run:
+    tag = f"{scenario}-{served_by.replace(' ', '')}-r{round_}-{secrets.token_hex(3)}"
     if args.warmup:
         load.run(wrk, base + path, bodies_of, tag + "-w", duration=args.warmup)
         time.sleep(1)  # let requests in flight when wrk hung up finish before counting orders
     before = checks.last_order_id() if writes else 0
     result = load.run(wrk, base + path, bodies_of, tag)
-    run = report.Run(scenario, served_by, path, result)
+    run = report.Run(scenario, served_by, path, result, round=round_)
     if writes:
         time.sleep(1)
         run.problems = checks.writes_problems(after_order_id=before, successful_adds=result.orders,
                                               in_flight=wrk.connections)
     note = f"; first bad answer: {result.sample}" if result.sample else ""
     problems = f"; PROBLEMS: {'; '.join(run.problems)}" if run.problems else ""
-    print(f"{scenario:>10} {served_by:>12} {path:<22} {result.rate:8.0f} req/s  p50 {result.p50_ms:6.1f} ms  "
+    print(f"{round_} {scenario:>10} {served_by:>12} {path:<22} {result.rate:8.0f} req/s  p50 {result.p50_ms:6.1f} ms  "
           f"p99 {result.p99_ms:6.1f} ms  errors {result.errors}{note}{problems}", flush=True)
     return run
 
