@@ -164,7 +164,9 @@ def main() -> None:
 
         with ExitStack() as servers:
             base = processes.start_gunicorn(servers, run_dir, {**clean_environment, **env}, args.workers, ROOT)
-            cache.set(report_key(), fetch_services(base, panel), None)
+            services_answer = fetch_services(base, panel)
+            cache.set(report_key(), services_answer, None)
+            seeded += f" (the `services` answer: {len(services_answer) / 1024:.0f} KiB)"
             wrk = load.Load(threads=args.threads, connections=args.connections, duration=args.duration, bodies=bodies)
             plan = [("bare", "bare JSON", BARE_PATH, "status", False)]
             for s in args.chosen:
@@ -228,7 +230,8 @@ def measure(args, wrk: load.Load, base: str, scenario: str, served_by: str, path
     tag = f"{scenario}-{served_by.replace(' ', '')}-r{round_}-{secrets.token_hex(3)}"
     if args.warmup:
         load.run(wrk, base + path, bodies_of, tag + "-w", duration=args.warmup)
-        time.sleep(1)  # let requests in flight when wrk hung up finish before counting orders
+    if writes:
+        time.sleep(1)  # let requests in flight when wrk last hung up finish before counting orders
     before = checks.last_order_id() if writes else 0
     result = load.run(wrk, base + path, bodies_of, tag)
     run = report.Run(scenario, served_by, path, result, round=round_)
