@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import secrets
 import shlex
 import shutil
@@ -149,8 +150,6 @@ def main() -> None:
         if args.redis_url:
             cache.clear()  # its own database number: stale counters or bytes would skew the run
             stack.callback(cache.clear)  # and nothing of the run is left in it
-        import random
-
         rnd = random.Random(args.seed)
         panel = seeding.seed_panel(n_orders=args.orders, n_accounts=args.accounts, n_services=args.services, rnd=rnd)
         with connection.cursor() as cursor:
