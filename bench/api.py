@@ -72,8 +72,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true",
                         help="short runs to check the harness; the report says the figures are noise and the "
                              "tick's own section is left as it is")
-    parser.add_argument("--report", type=Path, default=BENCH_DIR / "REPORT.md")
-    parser.add_argument("--plot", type=Path, default=BENCH_DIR / "api.png")
+    parser.add_argument("--report", type=Path, default=BENCH_DIR / "REPORT.md",
+                        help="the report whose `## Reseller API` section is rewritten (default bench/REPORT.md); "
+                             "the tick writes its section there too")
+    parser.add_argument("--plot", type=Path, help="the plot (default api.png beside the report)")
     parser.add_argument("--no-report", action="store_true", help="print the figures only")
     parser.add_argument("--keep-database", action="store_true", help="leave the seeded database for inspection")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the data and bodies")
@@ -82,6 +84,7 @@ def parse_args() -> argparse.Namespace:
     args.warmup = args.warmup if args.warmup is not None else (1 if args.smoke else 2)
     args.tick_runs = args.tick_runs or (1 if args.smoke else 5)
     args.rounds = args.rounds or (1 if args.smoke else 3)
+    args.plot = args.plot or args.report.with_name("api.png")
     args.tick_orders = args.tick_orders or args.orders
     chosen = [name.strip() for name in args.scenarios.split(",") if name.strip()]
     if unknown := set(chosen) - set(names):
@@ -262,7 +265,8 @@ def run_tick(args, run_dir: Path, environment: dict[str, str]) -> dict:
     """bench/tick.py in its own process and databases; its figures come back as JSON."""
     result = run_dir / "tick.json"
     command = [sys.executable, str(BENCH_DIR / "tick.py"), "--orders", str(args.tick_orders),
-               "--runs", str(args.tick_runs), "--json", str(result), "--report", str(args.report)]
+               "--runs", str(args.tick_runs), "--json", str(result), "--report", str(args.report),
+               "--plot", str(args.report.with_name("tick.png"))]
     if args.smoke or args.no_report:
         command.append("--no-report")  # a smoke run must not replace the tick's real figures
     print("Tick:", " ".join(command), flush=True)

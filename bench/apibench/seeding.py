@@ -5,7 +5,6 @@ Then the request bodies the load script sends, written to a file it reads.
 from __future__ import annotations
 
 import random
-import secrets
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -33,8 +32,8 @@ class Panel:
 
 def seed_panel(*, n_orders: int, n_accounts: int, n_services: int, rnd: random.Random) -> Panel:
     """Fill the (empty, migrated) database Django points at."""
-    from accounts.models import ApiKey
-    from accounts.services import _digest, reseller_create
+    from accounts.models import Account
+    from accounts.services import apikey_issue, reseller_create
     from catalog.models import Category, Service
     from orders.models import Order
 
@@ -65,11 +64,8 @@ def seed_panel(*, n_orders: int, n_accounts: int, n_services: int, rnd: random.R
         for i in range(max(0, extra))
     )
 
-    keys = {account_id: secrets.token_urlsafe(32) for account_id in range(1, n_accounts + 1)}
-    ApiKey.objects.bulk_create(
-        ApiKey(account_id=account_id, prefix=key[:8], digest=_digest(key), label="bench")
-        for account_id, key in keys.items()
-    )
+    # Issued as operators issue them (digest at rest), one per seeded account.
+    keys = {account.pk: apikey_issue(account=account, label="bench")[1] for account in Account.objects.order_by("pk")}
     hot_account, hot_key = reseller_create(username="bench-hot", balance=HOT_BALANCE)
 
     orders_by_account: dict[int, list[int]] = {}
