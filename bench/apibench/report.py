@@ -231,7 +231,7 @@ def section(outcome: Outcome, scenarios: list[Scenario], about: About) -> str:
     m = about.machine
     smoke = (
         f"> **Smoke run, not a measurement.** {about.duration}-second runs on a machine where other work was\n"
-        "> running (load average above): these figures only show that the harness works end to end.\n"
+        "> running (load average below): these figures only show that the harness works end to end.\n"
         "> The real figures come from `make bench` on a quiet machine.\n\n"
         if about.smoke else ""
     )
@@ -254,7 +254,7 @@ broker; no worker runs, so wake-ups just queue). Rate limits are **on but out of
 (`{about.rate_limit}` for add, reads and anonymous calls): every call still pays for its counter in
 Redis, none is refused. Seeded by the bench: {about.seeded}. Load: wrk, {about.threads} threads,
 {about.connections} connections, {about.warmup} s warm-up then {about.duration} s measured per run; {about.rounds}
-round(s) of every run, one after the other, so that a passing disturbance hits one round, not one
+round{"" if about.rounds == 1 else "s"} of every run, one after the other, so that a passing disturbance hits one round, not one
 scenario. Bodies are POSTed as clients send them (the same to the API and its reference view); an answer
 counts as an error unless it is HTTP 200 without an `error` in its body. After every `add` run:
 each successful add is one order with one charge, and every balance equals the sum of its ledger.
