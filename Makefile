@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test venv migrate clean bench-tick
+.PHONY: run test venv migrate clean bench bench-smoke bench-tick bench-deps
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,10 +27,26 @@ run: venv
 test: venv
 	$(BIN)/python -m pytest
 
-# The fulfillment-tick benchmark (not a test, not part of `make test`): needs PostgreSQL; drops and
-# recreates the database smmpanel_bench; writes bench/REPORT.md and bench/tick.png. See bench/README.md.
-bench-tick: venv
+# Benchmarks (not tests, not part of `make test`); see bench/README.md. They need PostgreSQL; the
+# load tool (wrk) and redis-server are Debian packages, installed here when missing.
+bench-deps: venv
 	$(BIN)/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	@command -v wrk >/dev/null && command -v redis-server >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq wrk redis-server) || \
+		{ echo "bench needs wrk and redis-server: apt-get install wrk redis-server"; exit 1; }
+
+# The whole benchmark of issue #8: the API scenarios against their baselines, then the tick. Drops and
+# recreates smmpanel_bench_api (and the tick's smmpanel_bench); writes bench/REPORT.md, bench/api.png
+# and bench/tick.png. About 12 minutes (3 rounds). BENCH_ARGS="--duration 30" etc.: see bench/api.py --help.
+bench: bench-deps
+	$(BIN)/python bench/api.py $(BENCH_ARGS)
+
+# The same harness with 3-second runs: checks that it works; its figures are noise.
+bench-smoke: bench-deps
+	$(BIN)/python bench/api.py --smoke $(BENCH_ARGS)
+
+# The fulfillment tick alone: drops and recreates smmpanel_bench; writes bench/REPORT.md and bench/tick.png.
+bench-tick: bench-deps
 	$(BIN)/python bench/tick.py $(BENCH_ARGS)
 
 clean:

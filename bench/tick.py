@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import platform
 import random
@@ -409,20 +410,27 @@ def runs_row(label: str, values: list[float], places: int = 3) -> str:
     return f"| {label} | {cells} | **{statistics.median(values):.{places}f}** |"
 
 
-def write_report(path: Path, section: str) -> None:
+def write_report(path: Path, section: str, heading: str = SECTION) -> None:
+    """Replace the section that starts with `heading` (or append it); other sections stay as they are."""
     intro = (
-        "# Benchmarks\n\n"
-        "Figures measured by the scripts in `bench/` (see bench/README.md), on the machine each section\n"
-        "names. Each section is rewritten by its own script; the others are left as they are.\n\n"
+        '# Benchmarks\n'
+        '\n'
+        'Figures measured by the scripts in `bench/` (bench/README.md says how to run them and how to read\n'
+        'them), on the machine each section names. Each section is rewritten by its own script —\n'
+        '`## Reseller API` by bench/api.py (`make bench`), `## Fulfillment tick` by bench/tick.py — and the\n'
+        'others are left as they are; the "what was tried" sections are written by hand.\n'
+        '\n'
+        "The API section defines its own terms (req/s, p50/p99, ratios to its baselines). In the tick's:\n"
+        '\n'
         "- **seconds**: wall time of the timed operation, as the panel's own code sees it (Python\n"
-        "  included), median (p50) of the runs; every run starts from the same database state.\n"
-        "- **rows/s**: rows the operation advanced divided by its seconds.\n"
+        '  included), median (p50) of the runs; every run starts from the same database state.\n'
+        '- **rows/s**: rows the operation advanced divided by its seconds.\n'
         "- **ratio**: the operation's rows/s divided by the rows/s of one raw SQL statement doing the\n"
-        "  same arithmetic on the same rows in the same run: 1.0 means as fast as the database itself\n"
-        "  can do it in one statement; it is what makes figures from different machines comparable.\n"
+        '  same arithmetic on the same rows in the same run: 1.0 means as fast as the database itself\n'
+        '  can do it in one statement; it is what makes figures from different machines comparable.\n'
     )
     text = path.read_text() if path.exists() else intro
-    pattern = re.compile(rf"^{re.escape(SECTION)}[ \t]*\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(rf"^{re.escape(heading)}[ \t]*\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(text):
         text = pattern.sub(lambda _: section + "\n", text, count=1)  # the blank line before the next section
     else:
@@ -478,6 +486,8 @@ def main() -> None:
     parser.add_argument("--report", type=Path, default=BENCH_DIR / "REPORT.md")
     parser.add_argument("--plot", type=Path, default=BENCH_DIR / "tick.png")
     parser.add_argument("--no-report", action="store_true", help="print the figures only")
+    parser.add_argument("--json", type=Path, metavar="PATH",
+                        help="also write the p50 figures to PATH as JSON (bench/api.py reads them for its summary)")
     parser.add_argument("--batch-size", type=int, help="override FULFILLMENT_BATCH_SIZE for this run")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
@@ -553,6 +563,12 @@ def main() -> None:
         f"p50 of {args.runs}: tick {tick_p50:.3f} s = {fmt_rate(tick_rate)} rows/s; raw UPDATE {raw_p50:.3f} s = "
         f"{fmt_rate(raw_rate)} rows/s; ratio {ratio:.2f} ({'meets' if meets else 'misses'} the target)"
     )
+    if args.json:
+        args.json.write_text(json.dumps({
+            "command": command, "orders": args.orders, "runs": args.runs, "tick_seconds": tick_p50,
+            "raw_seconds": raw_p50, "tick_rows_per_s": tick_rate, "raw_rows_per_s": raw_rate, "ratio": ratio,
+            "tick_seconds_runs": tick_s, "target_seconds": TARGET_SECONDS, "target_ratio": TARGET_RATIO, "met": meets,
+        }))
     if args.no_report:
         return
 

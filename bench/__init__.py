@@ -1,0 +1,1 @@
+"""Load benchmarks (not tests). A package so that gunicorn can load `bench.settings` and its reference views."""
