@@ -4,8 +4,8 @@ exact form bodies clients send. Counts, never timings (speed is measured in benc
 Each count is an upper bound at today's value: a change that adds a query fails here and has to
 raise the bound on purpose. Batch actions are measured with 1 and with 100 ids: a fixed count does
 not grow with the number of ids. Where a count does grow (one service call per id), the test
-asserts today's per-id cost as a bound, and an xfail(strict=True) test states the goal, so fixing
-it turns that test green and the suite then asks for the xfail to be removed.
+asserts today's per-id cost as a bound (batch cancel and refill run one service call per id, each
+its own transaction with its own refund; a set-based batch is issue #8's work).
 
 Not counted: SAVEPOINT / RELEASE statements (here every `transaction.atomic()` is a savepoint
 inside the test's transaction; in production the outermost one is BEGIN/COMMIT, which Django
@@ -177,19 +177,3 @@ def test_refill_batch_costs_at_most_its_single_refill_per_id(api, reseller, serv
     fixed, per_id = per_id_cost(api, "refill", placed)
     assert Refill.objects.count() == MANY
     assert fixed <= 5 and per_id <= 4  # one refill_request (lock, checks, insert) per id
-
-
-@pytest.mark.xfail(strict=True, reason="N+1: the batch cancel calls order_cancel once per id (issue #8)")
-def test_cancel_batch_is_a_fixed_number_of_queries(api, reseller, service):
-    placed = place(reseller, service, MANY)
-    _, one = api("cancel", orders=ids(placed[:1]))
-    _, rest = api("cancel", orders=ids(placed[1:]))
-    assert len(rest) == len(one)
-
-
-@pytest.mark.xfail(strict=True, reason="N+1: the batch refill calls refill_request once per id (issue #8)")
-def test_refill_batch_is_a_fixed_number_of_queries(api, reseller, service):
-    placed = place(reseller, service, MANY, completed=True)
-    _, one = api("refill", orders=ids(placed[:1]))
-    _, rest = api("refill", orders=ids(placed[1:]))
-    assert len(rest) == len(one)
