@@ -111,7 +111,10 @@ def start_gunicorn(group: Processes, env: Mapping[str, str], *, workers: int = 2
     port = free_port()
     web = group.spawn(name, [
         sys.executable, "-m", "gunicorn", "smmpanel.wsgi", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--limit-request-line", "8190", "--access-logfile", "-", *extra,
+        "--workers", str(workers), "--limit-request-line", "8190", "--access-logfile", "-",
+        # gunicorn's control socket is one path per user ($HOME/.gunicorn/gunicorn.ctl): two
+        # servers at once (this suite runs several) would take it from each other.
+        "--no-control-socket", *extra,
     ], dict(env))
     base = f"http://127.0.0.1:{port}"
 
