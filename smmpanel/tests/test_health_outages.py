@@ -5,7 +5,8 @@ worker) hold across the outage are real ones that break and must be replaced.
 - Redis down: `/health/` fails cache, broker and worker; `/health/live/` stays 200 (liveness needs
   only the database) and `add` still takes orders. Redis back: every check passes again, and the
   order taken during the outage completes (the tick finds it; its wake-up was lost).
-- PostgreSQL down: `/health/` fails the database and `/health/live/` answers 503. PostgreSQL back:
+- PostgreSQL down: `/health/` fails the database, `/health/live/` answers 503 and the API
+  `{"error": "Internal error"}` (HTTP 200, JSON, as every API answer). PostgreSQL back:
   both pass again, and every request after that succeeds — the stale persistent connections
   (CONN_MAX_AGE) are replaced, none is handed to a request.
 """
@@ -18,11 +19,11 @@ import requests
 
 from orders.models import Order, OrderStatus
 from orders.tests.live_processes import Processes, database_url, private_redis, wait_for  # noqa: F401
-from smmpanel.tests.stack import (
-    PrivatePostgres,
+from smmpanel.tests.stack import (  # noqa: F401 - private_postgres is a fixture
     all_ok,
     health_report,
     manage,
+    private_postgres,
     production_env,
     run_compose_service,
     start_compose_service,
@@ -98,16 +99,6 @@ def test_health_through_a_redis_outage(transactional_db, private_redis, tmp_path
     assert not any(process.alive() for process in group.started)
 
 
-@pytest.fixture
-def private_postgres():
-    server = PrivatePostgres()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.remove()
-
-
 def test_health_through_a_postgres_outage(private_postgres, private_redis, tmp_path):
     database = private_postgres.create_database("panel")
 
@@ -136,6 +127,8 @@ def test_health_through_a_postgres_outage(private_postgres, private_redis, tmp_p
                                "/health/ to see PostgreSQL gone")
         assert down["Cache(alias='default')"] == down["Broker()"] == down["Worker()"] == "OK", down
         assert live_status(base) == 503
+        # The API still answers as API.md says every answer is: HTTP 200, JSON, an error.
+        assert balance() == {"error": "Internal error"}
 
         private_postgres.start()
         back = wait_for_report(base, lambda status, checks: all_ok((status, checks)), "every check to pass again")
