@@ -6,7 +6,7 @@
 - `production_env` is the environment a container gets (the compose file's, with test secrets),
   pointed at servers on this machine: the hosts `db` and `redis` and the path `/app` exist only
   inside the compose network and image.
-- `start_gunicorn` serves the panel with those settings (DEBUG off) on a free port.
+- `start_gunicorn` runs web's compose command with those settings (DEBUG off) on a free port.
 - `PrivatePostgres` is a PostgreSQL cluster of the test's own (initdb, a free port) that a test
   may stop and start again, never the shared server the rest of the suite uses.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import pwd
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -108,15 +109,17 @@ def _empty_dir(path: Path) -> Path:
 
 def start_gunicorn(group: Processes, env: Mapping[str, str], *, workers: int = 2, name: str = "gunicorn",
                    extra: tuple[str, ...] = ()) -> tuple[Process, str]:
-    """gunicorn serving smmpanel.wsgi on a free port; returns it and its base URL once it answers."""
+    """web's compose command on a free port of 127.0.0.1 with `workers` gunicorn workers (its
+    WEB_CONCURRENCY), `extra` options appended; returns it and its base URL once it answers."""
     port = free_port()
-    web = group.spawn(name, [
-        sys.executable, "-m", "gunicorn", "smmpanel.wsgi", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--limit-request-line", "8190", "--access-logfile", "-",
-        # gunicorn's control socket is one path per user ($HOME/.gunicorn/gunicorn.ctl): two
-        # servers at once (this suite runs several) would take it from each other.
-        "--no-control-socket", *extra,
-    ], dict(env))
+    shell, flag, script = compose_command("web")
+    assert (shell, flag) == ("sh", "-c") and "${WEB_CONCURRENCY}" in script, script
+    script, binds = re.subn(r"--bind \S+", f"--bind 127.0.0.1:{port}", script)
+    assert binds == 1, f"web's command should --bind once: {script}"
+    # gunicorn's control socket is one path per user ($HOME/.gunicorn/gunicorn.ctl): two
+    # servers at once (the rate-limit test runs two) would take it from each other.
+    script = " ".join([script, *map(shlex.quote, ("--no-control-socket", *extra))])
+    web = group.spawn(name, [shell, flag, script], {**env, "WEB_CONCURRENCY": str(workers)})
     base = f"http://127.0.0.1:{port}"
 
     def answers():

@@ -1,7 +1,8 @@
-"""The compose services' commands, run outside Docker: gunicorn with production settings (DEBUG off,
-PostgreSQL, a private Redis as broker and cache), and a Celery worker and beat started with exactly
-the `command` docker-compose.yml gives them. An order placed through the API ends Completed, and
-`/health/` then reports every check, the worker included, as OK.
+"""The compose services' commands, run outside Docker with production settings (DEBUG off,
+PostgreSQL, a private Redis as broker and cache): web's gunicorn (bound to a free port instead of
+0.0.0.0:8000), and a Celery worker and beat started with exactly the `command` docker-compose.yml
+gives them. An order placed through the API ends Completed, and `/health/` then reports every
+check, the worker included, as OK.
 """
 from __future__ import annotations
 
