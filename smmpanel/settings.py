@@ -174,6 +174,14 @@ REST_FRAMEWORK = {
 # them the panel needs no server: kombu's filesystem transport and a local-memory cache.
 REDIS_URL = env.str("REDIS_URL", default="")
 CACHES = {"default": env.cache("CACHE_URL", default=REDIS_URL.replace("redis://", "rediscache://", 1) or "locmemcache://")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # The rate limiter asks the cache on every API call and fails open when it raises. A Redis that
+    # hangs (accepts, never answers) raises nothing by itself: redis-py waits 5 s per read by
+    # default. Short timeouts make a hung Redis fail like a dead one, in a fraction of a second.
+    CACHES["default"].setdefault("OPTIONS", {}).update({
+        "socket_connect_timeout": env.float("CACHE_SOCKET_CONNECT_TIMEOUT", default=0.5),
+        "socket_timeout": env.float("CACHE_SOCKET_TIMEOUT", default=0.5),
+    })
 
 # Reseller API rate limits (orders/api/ratelimit.py): "N/s|m|h|d", empty or 0 for none. Counted in
 # the cache above, so shared by all web processes only when that is Redis (not local memory).

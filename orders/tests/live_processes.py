@@ -170,6 +170,16 @@ class PrivateRedis:
             self.process.wait(timeout=10)
         self.process = None
 
+    def pause(self) -> None:
+        """SIGSTOP: a hung Redis. The kernel still accepts connections on its port, but nothing
+        answers them. `stop` (SIGKILL) ends a paused server too."""
+        assert self.process and self.process.poll() is None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+
 
 def _pings(client: redis.Redis) -> bool:
     try:
