@@ -13,11 +13,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.services import apikey_authenticate
+from accounts.services import apikey_verify
 from orders.api import ratelimit, reference
 from orders.api.actions import ACTIONS, Call
 from orders.api.request import request_fields, request_key
-from smmpanel.errors import InvalidAction, InvalidApiKey
+from smmpanel.client_address import client_address
+from smmpanel.errors import InvalidAction, InvalidApiKey, IpNotAllowed
 
 
 def _action_name(value: Any) -> str:
@@ -31,7 +32,10 @@ class ResellerApiView(APIView):
         fields = request_fields(request)
         key = request_key(request, fields)
         try:
-            account = apikey_authenticate(key=key)
+            account = apikey_verify(key=key, client_ip=client_address(request)).account
+        except IpNotAllowed:
+            ratelimit.check_anonymous(request)  # a stolen key tried from elsewhere: the address's budget
+            raise
         except InvalidApiKey:
             ratelimit.check_anonymous(request)  # an address guessing keys runs out of its budget
             raise
