@@ -91,8 +91,18 @@ def test_the_log_is_read_only_even_for_a_superuser(root_client, rows):
     assert ApiRequest.objects.get(pk=pk).outcome == "ok"
 
 
-def test_support_without_the_permission_does_not_see_the_log(client, rows):
-    client.force_login(operator("sam", "Support"))
+@pytest.mark.parametrize("role", ["Support", "Finance"])
+def test_support_and_finance_read_the_log_and_change_nothing(client, rows, role):
+    client.force_login(operator("sam", role))
+    assert shown(client, q="alice") == {rows["alice-ok"]}
+    pk = rows["alice-ok"]
+    client.post(reverse("admin:apilog_apirequest_change", args=[pk]), {"outcome": "forged"})
+    assert client.post(reverse("admin:apilog_apirequest_delete", args=[pk]), {"post": "yes"}).status_code == 403
+    assert ApiRequest.objects.get(pk=pk).outcome == "ok"
+
+
+def test_staff_without_the_permission_do_not_see_the_log(client, rows):
+    client.force_login(operator("temp"))  # staff, in no role
     assert client.get(LOG).status_code == 403
 
 
