@@ -195,3 +195,13 @@ def test_beat_runs_the_purge_hourly(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["api-log-purge"]
     assert (entry["task"], entry["schedule"]) == ("apilog.tasks.api_log_purge", 3600.0)
     assert entry["task"] in app.tasks
+
+
+def test_rows_the_database_refuses_are_dropped_with_a_warning_and_the_caller_goes_on(alice, caplog):
+    pending.append(ApiRequest(outcome="ok", duration_ms=-1))  # breaks the column's CHECK (>= 0)
+    with caplog.at_level("WARNING", logger="smmpanel.apilog"):
+        assert api_requests_flush() == 0
+    assert "1 row(s) dropped" in caplog.text
+    assert len(pending) == 0
+    # The enclosing transaction is intact: the flush failed inside a savepoint of its own.
+    assert ApiRequest.objects.count() == 0 and alice.api_keys.count() == 1
