@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q, Sum
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404, redirect
@@ -9,6 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from accounts import allowlist
 from accounts.admin_forms import AdjustForm, FundsForm, ResellerCreateForm
 from accounts.models import Account, ApiKey, LedgerEntry
 from accounts.services import (
@@ -18,6 +20,7 @@ from accounts.services import (
     account_set_active,
     apikey_issue,
     apikey_revoke,
+    apikey_set_allowed_ips,
     reseller_create,
 )
 from catalog.models import CustomRate
@@ -36,10 +39,20 @@ FUNDS_OPERATIONS = {
 }
 
 
+def allow_list_text(api_key: ApiKey) -> str:
+    return ", ".join(api_key.allowed_ips.split()) or "any"
+
+
 class ApiKeyInline(ReadOnlyInline):
-    # Keys are issued by the "Issue new API key" button, which shows the key once.
+    # Keys are issued by the "Issue new API key" button, which shows the key once; the allow-list
+    # is edited on the key's own page (the change link).
     model = ApiKey
-    fields = ["prefix", "label", "created_at", "last_used_at", "revoked_at"]
+    fields = ["prefix", "label", "allowed_addresses", "created_at", "last_used_at", "last_used_ip", "revoked_at"]
+    show_change_link = True
+
+    @admin.display(description="Allowed addresses")
+    def allowed_addresses(self, api_key: ApiKey) -> str:
+        return allow_list_text(api_key)
 
 
 class CustomRateInline(admin.TabularInline):
@@ -195,13 +208,49 @@ class AccountAdmin(admin.ModelAdmin):
         return self._page(request, "admin/accounts/account/key_issued.html", "API key issued", account=account, key=key)
 
 
+class ApiKeyForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ["allowed_ips"]
+        widgets = {"allowed_ips": forms.Textarea(attrs={"rows": 4, "cols": 50})}
+
+    def clean_allowed_ips(self):
+        try:
+            return allowlist.canonical(self.cleaned_data["allowed_ips"])
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from None
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(ReadOnlyAdmin):
-    list_display = ["prefix", "account", "label", "created_at", "last_used_at", "revoked_at"]
+    """Keys are shown, revoked (action) and given an IP allow-list here; the key itself is never
+    stored, so nothing else about a key can change."""
+
+    list_display = ["prefix", "account", "label", "allowed_addresses", "created_at", "last_used_at", "last_used_ip",
+                    "revoked_at"]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter), "created_at"]
     list_select_related = ["account__user"]
     search_fields = ["prefix", "account__user__username"]
     actions = ["revoke"]
+    form = ApiKeyForm
+    fields = ["prefix", "account", "label", "allowed_ips", "created_at", "last_used_at", "last_used_ip", "revoked_at"]
+    readonly_fields = ["prefix", "account", "label", "created_at", "last_used_at", "last_used_ip", "revoked_at"]
+
+    @admin.display(description="Allowed addresses")
+    def allowed_addresses(self, api_key: ApiKey) -> str:
+        return allow_list_text(api_key)
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm(MANAGE_KEYS)
+
+    def get_readonly_fields(self, request, obj=None):
+        if self.has_change_permission(request, obj):
+            return self.readonly_fields
+        return self.fields
+
+    def save_model(self, request, obj, form, change):
+        # Only the allow-list is editable, and only through the service (canonical, validated).
+        apikey_set_allowed_ips(api_key=obj, allowed_ips=form.cleaned_data["allowed_ips"])
 
     @admin.action(description="Revoke selected keys (they stop working at once)", permissions=["revoke"])
     def revoke(self, request, queryset):

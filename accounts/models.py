@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from accounts import allowlist
+
 
 class Account(models.Model):
     """A reseller's wallet. The balance only ever changes through accounts.services."""
@@ -38,6 +40,14 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True, help_text="The address of the last use.")
+    allowed_ips = models.TextField(
+        "allowed addresses",
+        blank=True,
+        validators=[allowlist.validate],
+        help_text="Addresses and networks (CIDR, IPv4 or IPv6) the key may be used from, one per line; "
+                  "empty: any address.",
+    )
 
     class Meta:
         verbose_name = "API key"

@@ -9,13 +9,15 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts import allowlist
 from accounts.models import Account, ApiKey, LedgerEntry, LedgerKind
 from smmpanel import logs
-from smmpanel.errors import DomainError, InsufficientBalance, InvalidApiKey
+from smmpanel.errors import DomainError, InsufficientBalance, InvalidApiKey, IpNotAllowed
 from smmpanel.money import AMOUNT_QUANTUM, to_amount
 
 KEY_BYTES = 32  # 43 URL-safe characters
@@ -189,12 +191,33 @@ def apikey_issue(*, account: Account, label: str = "") -> tuple[ApiKey, str]:
 
 
 def apikey_revoke(*, api_key: ApiKey) -> None:
-    """Stop a key from working; a second call keeps the first revocation time."""
+    """Stop a key from working; a second call keeps the first revocation time.
+
+    Keys are looked up in the database at every call (there is no key cache), so every web process
+    refuses the key from its next call on.
+    """
     ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
-def apikey_authenticate(*, key: str | None) -> Account:
-    """The active account a key belongs to, or InvalidApiKey. Records the key's last use."""
+def apikey_set_allowed_ips(*, api_key: ApiKey, allowed_ips: str) -> ApiKey:
+    """Replace a key's IP allow-list (empty: any address); stored canonical. Takes effect at the
+    key's next call in every process. Raises DomainError naming the entries that are not addresses."""
+    try:
+        stored = allowlist.canonical(allowed_ips)
+    except ValidationError as exc:
+        raise DomainError("; ".join(exc.messages)) from None
+    ApiKey.objects.filter(pk=api_key.pk).update(allowed_ips=stored)
+    api_key.allowed_ips = stored
+    return api_key
+
+
+def apikey_verify(*, key: str | None, client_ip: str | None) -> ApiKey:
+    """The key's row (with its account and user) when the key may be used from `client_ip`.
+
+    InvalidApiKey for a missing, unknown or revoked key or a disabled account; IpNotAllowed when the
+    key has an allow-list without this address (the error carries the key row, for the request log).
+    Records the key's last use and address.
+    """
     if not key or len(key) > KEY_MAX_LENGTH:
         raise InvalidApiKey()
     api_key = (
@@ -204,12 +227,34 @@ def apikey_authenticate(*, key: str | None) -> Account:
     )
     if api_key is None or not api_key.account.is_active or not api_key.account.user.is_active:
         raise InvalidApiKey()
-    now = timezone.now()
-    if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
-        # At most one write a minute per key, and none when another request just did it.
-        ApiKey.objects.filter(pk=api_key.pk).filter(
-            Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_RESOLUTION)
-        ).update(last_used_at=now)
+    if not allowlist.admits(api_key.allowed_ips, client_ip):
+        refused = IpNotAllowed()
+        refused.api_key = api_key
+        raise refused
+    _record_use(api_key, client_ip)
     # The request's later log lines name the reseller (RequestContextMiddleware unbinds it).
     logs.bind_in_request(account=api_key.account.user.username)
-    return api_key.account
+    return api_key
+
+
+def apikey_authenticate(*, key: str | None, client_ip: str | None = None) -> Account:
+    """The active account a key belongs to, or InvalidApiKey / IpNotAllowed (see apikey_verify)."""
+    return apikey_verify(key=key, client_ip=client_ip).account
+
+
+def _record_use(api_key: ApiKey, client_ip: str | None) -> None:
+    """Write the key's last use: at most once a minute per key, and when the address changes.
+
+    One conditional UPDATE, so concurrent calls of one key write it once, not once each.
+    """
+    now = timezone.now()
+    stale = api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION
+    moved = client_ip is not None and client_ip != api_key.last_used_ip
+    if not (stale or moved):
+        return
+    due = Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_RESOLUTION)
+    if client_ip is not None:
+        # A new address is written at once; `lte=now` keeps a request whose clock lags behind
+        # from moving the time back (it records nothing; the next call will).
+        due |= Q(last_used_at__lte=now) & ~Q(last_used_ip=client_ip)
+    ApiKey.objects.filter(pk=api_key.pk).filter(due).update(last_used_at=now, last_used_ip=client_ip)

@@ -18,6 +18,12 @@ class InvalidApiKey(DomainError):
     message = "Invalid API key"
 
 
+class IpNotAllowed(DomainError):
+    """A valid key used from an address outside its allow-list (docs/security.md, "API keys")."""
+
+    message = "IP address not allowed for this key"
+
+
 class InvalidAction(DomainError):
     message = "Invalid action"
 

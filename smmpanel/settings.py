@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "catalog",
     "accounts",
     "orders",
+    "apilog",
 ]
 
 MIDDLEWARE = [
@@ -189,7 +190,17 @@ API_RATE_LIMIT_ADD = env.str("API_RATE_LIMIT_ADD", default="600/m")  # `add` cal
 API_RATE_LIMIT_READ = env.str("API_RATE_LIMIT_READ", default="3000/m")  # every other call per key
 API_RATE_LIMIT_ANON = env.str("API_RATE_LIMIT_ANON", default="120/m")  # per address, no valid key
 # Proxies in front of web that append to X-Forwarded-For (a TLS proxy: 1); 0 trusts REMOTE_ADDR only.
+# The one client address (smmpanel/client_address.py) of rate limits, key allow-lists and the log.
 API_TRUSTED_PROXIES = env.int("API_TRUSTED_PROXIES", default=0)
+
+# The API request log (apilog/): rows wait in each web process's memory and are written with one
+# INSERT after a call's response once API_LOG_BUFFER_SIZE are pending or the oldest waited
+# API_LOG_FLUSH_SECONDS, and when the process exits. Beat purges rows older than the retention.
+API_LOG_RETENTION_DAYS = env.int("API_LOG_RETENTION_DAYS", default=30)
+API_LOG_BUFFER_SIZE = env.int("API_LOG_BUFFER_SIZE", default=100)
+API_LOG_FLUSH_SECONDS = env.float("API_LOG_FLUSH_SECONDS", default=5.0)
+if API_LOG_RETENTION_DAYS < 1 or API_LOG_BUFFER_SIZE < 1:
+    raise ImproperlyConfigured("API_LOG_RETENTION_DAYS and API_LOG_BUFFER_SIZE must be at least 1")
 
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost/")
@@ -251,6 +262,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": FULFILLMENT_TICK_SECONDS,
         # A tick that could not start in time is dropped: the next one covers its work.
         "options": {"expires": FULFILLMENT_TICK_SECONDS},
+    },
+    # Bounded batches per run (apilog.services.api_requests_purge); the next hour continues.
+    "api-log-purge": {
+        "task": "apilog.tasks.api_log_purge",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
     },
 }
 

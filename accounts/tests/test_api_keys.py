@@ -8,6 +8,7 @@ from datetime import timezone as dt_timezone
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts import services
 from accounts.models import ApiKey
@@ -156,3 +157,59 @@ def test_revoked_key_is_refused_over_http(api, reseller):
     assert api("balance") == {"balance": "100.00", "currency": "TRY"}
     apikey_revoke(api_key=reseller.api_keys.get())
     assert api("balance") == {"error": "Invalid API key"}
+
+
+def _last_use(key: str) -> tuple:
+    return ApiKey.objects.values_list("last_used_at", "last_used_ip").get(digest=hashlib.sha256(key.encode()).hexdigest())
+
+
+def _updates(call) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        call()
+    return sum(query["sql"].startswith("UPDATE") for query in queries.captured_queries)
+
+
+def test_last_use_records_the_address_with_the_time(account, clock):
+    apikey_authenticate(key=account.key, client_ip="203.0.113.9")
+    assert _last_use(account.key) == (T0, "203.0.113.9")
+
+
+def test_the_same_address_within_a_minute_writes_nothing(account, clock):
+    apikey_authenticate(key=account.key, client_ip="2001:db8::5")
+    clock.advance(seconds=59)
+    assert _updates(lambda: apikey_authenticate(key=account.key, client_ip="2001:db8::5")) == 0
+    assert _last_use(account.key) == (T0, "2001:db8::5")
+
+
+def test_a_new_address_is_written_at_once_in_the_same_update(account, clock):
+    apikey_authenticate(key=account.key, client_ip="203.0.113.9")
+    later = clock.advance(seconds=5)
+    assert _updates(lambda: apikey_authenticate(key=account.key, client_ip="198.51.100.7")) == 1
+    assert _last_use(account.key) == (later, "198.51.100.7")
+    clock.advance(seconds=5)
+    assert _updates(lambda: apikey_authenticate(key=account.key, client_ip="198.51.100.7")) == 0
+
+
+def test_a_lagging_clock_with_a_new_address_does_not_move_the_time_back(account, clock):
+    apikey_authenticate(key=account.key, client_ip="203.0.113.9")
+    clock.now = T0 - timedelta(seconds=10)
+    apikey_authenticate(key=account.key, client_ip="198.51.100.7")
+    assert _last_use(account.key) == (T0, "203.0.113.9")
+
+
+def test_an_unreadable_address_is_recorded_as_unknown_once_a_minute(account, clock):
+    apikey_authenticate(key=account.key, client_ip="203.0.113.9")
+    clock.advance(seconds=30)
+    apikey_authenticate(key=account.key, client_ip=None)
+    assert _last_use(account.key) == (T0, "203.0.113.9")
+    later = clock.advance(seconds=31)
+    apikey_authenticate(key=account.key, client_ip=None)
+    assert _last_use(account.key) == (later, None)
+
+
+def test_the_api_records_the_callers_address(client, account, settings):
+    settings.API_TRUSTED_PROXIES = 1
+    response = client.post("/api/v2", {"key": account.key, "action": "balance"}, REMOTE_ADDR="10.0.0.1",
+                           HTTP_X_FORWARDED_FOR="198.51.100.1, 2001:DB8:0::7")
+    assert response.json() == {"balance": "10.00", "currency": "TRY"}
+    assert _last_use(account.key)[1] == "2001:db8::7"

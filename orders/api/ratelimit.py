@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 
+from smmpanel.client_address import client_address
 from smmpanel.errors import TooManyRequests
 
 logger = logging.getLogger("smmpanel.api.ratelimit")
@@ -90,16 +91,6 @@ def _hit(scope: str, identity: str, rate: str | None) -> None:
         raise TooManyRequests(retry_after=max(1, math.ceil((window + 1) * seconds - now)))
 
 
-def client_address(request) -> str:
-    """REMOTE_ADDR; behind API_TRUSTED_PROXIES proxies, the address the outermost of them saw
-    (X-Forwarded-For counted from the right: entries further left are the client's to forge)."""
-    proxies = settings.API_TRUSTED_PROXIES
-    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-    if proxies > 0 and forwarded:
-        return forwarded[-min(proxies, len(forwarded))]
-    return request.META.get("REMOTE_ADDR") or "unknown"
-
-
 def check_key(key: str, action: str) -> None:
     """A valid key's call: `add` and reads have separate budgets."""
     identity = hashlib.sha256(key.encode()).hexdigest()[:32]  # never the key itself in the cache
@@ -111,4 +102,4 @@ def check_key(key: str, action: str) -> None:
 
 def check_anonymous(request) -> None:
     """A call without a valid key: counted against its client address."""
-    _hit("anon", client_address(request), settings.API_RATE_LIMIT_ANON)
+    _hit("anon", client_address(request) or "unknown", settings.API_RATE_LIMIT_ANON)

@@ -115,6 +115,8 @@ ACTION_DOCS: dict[str, ActionDoc] = {
 # In the order the API checks them: the first failing check is the answer.
 ERRORS: tuple[ErrorDoc, ...] = (
     ErrorDoc("Invalid API key", "the key is missing, unknown or revoked, or its account is disabled"),
+    ErrorDoc("IP address not allowed for this key",
+             "the key has an IP allow-list and this call came from another address (ask the panel to add it)"),
     ErrorDoc("Invalid action", "`action` is missing or unknown"),
     ErrorDoc("Service not found", "an unknown or inactive service"),
     ErrorDoc("Missing parameters",
