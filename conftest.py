@@ -21,6 +21,23 @@ def _browser_missing() -> str | None:
     return None
 
 
+@pytest.fixture(autouse=True)
+def _empty_request_log_buffer():
+    """Each test starts and ends with no request-log rows pending in this process: rows of one
+    test's (rolled-back) data must not be written by another, nor at exit to a database gone."""
+    from apilog.buffer import pending
+
+    pending.take()
+    yield
+    pending.take()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    from apilog.buffer import pending
+
+    pending.take()  # not for the atexit flush: the test database is gone by then
+
+
 def pytest_collection_modifyitems(config, items):
     missing = {}
     if not settings.POSTGRES:

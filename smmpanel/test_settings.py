@@ -38,3 +38,6 @@ SECURE_SSL_REDIRECT = False
 # Every test calls from 127.0.0.1 into one process-wide cache: the production limits would trip
 # across tests. orders/tests/test_rate_limits.py sets tiny limits of its own with override_settings.
 API_RATE_LIMIT_ADD = API_RATE_LIMIT_READ = API_RATE_LIMIT_ANON = "1000000/m"
+# The request log flushes only when a test asks for it (or fills the buffer), never because a slow
+# test crossed the age threshold: query-count tests must count the same statements every run.
+API_LOG_FLUSH_SECONDS = 3600
