@@ -1,6 +1,11 @@
+from decimal import Decimal
+
 import pytest
 
+from catalog.tests.factories import ServiceFactory
 from orders.links import link_normalize, link_validate
+from orders.models import Order
+from orders.tests.api_helpers import placed, refused
 from smmpanel.errors import InvalidLink
 
 
@@ -62,3 +67,16 @@ def test_refuses_lone_surrogates_and_control_characters_anywhere():
     for link in ("https://example.com/\ud800", "https://example.com/\x85", "https://example.com/\x9f", "@a\ud800"):
         with pytest.raises(InvalidLink):
             link_validate(link)
+
+
+def test_the_same_post_with_tracking_parameters_is_one_active_order(api, reseller):
+    service = ServiceFactory(rate=Decimal("1"))
+    first = placed(api, service=service.pk, link="https://instagram.com/p/abc", quantity="100")
+    for shared in ("https://instagram.com/p/abc?utm_source=x&igshid=y", "https://www.instagram.com/p/abc/?igsh=z"):
+        refused(api, "You have active order with this link. Please wait until order being completed.", "add",
+                service=service.pk, link=shared, quantity="100")
+    # a parameter that picks other content is another link; the order keeps the link as sent
+    other = placed(api, service=service.pk, link="https://instagram.com/p/abc?img_index=2&utm_source=x", quantity="100")
+    assert (first.link_normalized, other.link_normalized) == (
+        "https://instagram.com/p/abc", "https://instagram.com/p/abc?img_index=2")
+    assert Order.objects.get(pk=other.pk).link == "https://instagram.com/p/abc?img_index=2&utm_source=x"
