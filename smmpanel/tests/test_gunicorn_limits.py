@@ -7,9 +7,7 @@ that answer API.md's HTTP 200 JSON `Request too large`. Raw sockets, so the exac
 from __future__ import annotations
 
 import json
-import os
 import socket
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -17,7 +15,8 @@ from decimal import Decimal
 import pytest
 import requests
 
-from orders.tests.live_processes import Process, Processes, database_url, free_port, wait_for
+from orders.tests.live_processes import Process, wait_for
+from smmpanel.tests.gunicorn_server import running_gunicorn
 
 TOO_LARGE = {"error": "Request too large"}
 # Short, so the stalled-upload test waits seconds, not gunicorn.conf.py's 30.
@@ -27,12 +26,12 @@ WORKER_TIMEOUT = 6
 @dataclass
 class Gunicorn:
     process: Process
-    port: int
+    base: str
     key: str
 
     @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def port(self) -> int:
+        return int(self.base.rpartition(":")[2])
 
     def raw(self, request: bytes, *, read_timeout: float = 30) -> bytes:
         """Send `request` as is and read until the server closes the connection."""
@@ -69,36 +68,8 @@ def gunicorn(transactional_db, tmp_path) -> Iterator[Gunicorn]:
     from accounts.tests.factories import reseller_with_key
 
     reseller = reseller_with_key("alice", Decimal("100"))
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "REDIS_URL", "CACHE_URL", "CELERY_BROKER_URL"}}
-    env.update(
-        DJANGO_SETTINGS_MODULE="smmpanel.settings",
-        SECRET_KEY="a-production-like-secret-key-for-this-test-only",
-        ALLOWED_HOSTS="127.0.0.1",
-        DATABASE_URL=database_url(),
-        CONN_MAX_AGE="0",
-        VAR_DIR=str(tmp_path / "var"),
-    )
-    group = Processes(tmp_path=tmp_path, env=env)
-    try:
-        # The production command (Dockerfile, docker-compose.yml), with a shorter worker timeout.
-        web = group.spawn("gunicorn", [
-            sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "smmpanel.wsgi",
-            "--bind", f"127.0.0.1:{port}", "--workers", "2", "--timeout", str(WORKER_TIMEOUT),
-        ])
-        server = Gunicorn(process=web, port=port, key=reseller.key)
-
-        def live():
-            assert web.alive(), web.log()
-            try:
-                return requests.get(f"{server.base}/health/live/", timeout=5).status_code == 200
-            except requests.ConnectionError:
-                return False
-
-        wait_for(live, timeout=60, interval=0.2, message="gunicorn")
-        yield server
-    finally:
-        group.stop_all()
+    with running_gunicorn(tmp_path, "--workers", "2", "--timeout", str(WORKER_TIMEOUT)) as (web, base):
+        yield Gunicorn(process=web, base=base, key=reseller.key)
 
 
 def get(path: str, headers: list[str] = ()) -> bytes:
