@@ -50,7 +50,7 @@ ACTIONS = ("services", "add", "status", "multipleStatus", "multistatus", "multi_
 FIELDS = ("key", "action", "service", "link", "quantity", "runs", "interval", "order", "orders", "refill",
           "refills", "comments", "usernames", "keywords", "hashtags", "hashtag", "username", "media",
           "answer_number", "idempotency_key", "error")
-TRANSPORTS = ("get", "form", "multipart", "json", "json-not-object", "split")
+TRANSPORTS = ("json", "form", "get", "multipart", "json-not-object", "split")  # JSON carries any value
 LINKS = ("https://instagram.com/p/abc", "https://www.instagram.com/p/abc/?utm_source=x&igshid=y",
          "https://tiktok.com/@a/video/1?is_from_webapp=1", "https://youtube.com/watch?v=q&si=s", "@handle",
          "someone", "javascript:alert(1)", "ftp://x.y/z", "https://", "https://x.com:99999/", "http://[::1]/",
@@ -135,7 +135,26 @@ class FreshLink:
     path: str
 
 
+@dataclass(frozen=True)
+class Spiced:
+    """A plausible value with one odd character put inside it (resolved first, so keys and links get it too)."""
+
+    value: Any
+    spice: str
+    at: int
+
+
+# The characters that break things: unstorable (lone surrogates), controls, line breaks, separators.
+SPICES = ("\ud800", "\x00", "\udfff", "\x1b", "😀", "\r\n", "\x85", "\u2028", "%00", "&", ",", "\ufeff")
+
+
 def resolve(value: Any, world: World) -> Any:
+    if isinstance(value, Spiced):
+        inner = resolve(value.value, world)
+        if isinstance(inner, list):
+            return [*inner, value.spice]
+        text = inner if isinstance(inner, str) else str(inner)
+        return text[:value.at] + value.spice + text[value.at:]
     if isinstance(value, Joined):
         return ",".join(str(resolve(item, world)) for item in value.items)
     if isinstance(value, FreshLink):
@@ -195,8 +214,16 @@ PLAUSIBLE: dict[str, st.SearchStrategy] = {
     "media": st.sampled_from(LINKS),
     "idempotency_key": st.sampled_from(["k1", "k2", "k3"]),
 }
-# Mostly plausible, sometimes anything at all.
-VALUES = {name: usually(8).flatmap(lambda ok, s=strategy: s if ok else junk) for name, strategy in PLAUSIBLE.items()}
+
+
+def mostly_plausible(strategy: st.SearchStrategy) -> st.SearchStrategy:
+    """Mostly plausible, sometimes with an odd character inside, sometimes anything at all."""
+    spiced = st.builds(Spiced, strategy, st.sampled_from(SPICES), st.integers(0, 60))
+    return st.sampled_from(["plain"] * 6 + ["spiced", "spiced", "junk", "junk"]).flatmap(
+        lambda how: strategy if how == "plain" else spiced if how == "spiced" else junk)
+
+
+VALUES = {name: mostly_plausible(strategy) for name, strategy in PLAUSIBLE.items()}
 VALUES["error"] = junk
 # The catalog make_world builds, in its order: a service of every type, then an inactive one.
 SERVICE_TYPES = [*ServiceType.values, ServiceType.DEFAULT]
@@ -404,7 +431,7 @@ def test_fuzz_through_the_test_client(client):
     assert_money_invariants()
     # The fuzzing reached the money paths: orders placed, some refunded.
     assert world.requests >= 2 * CLIENT_EXAMPLES
-    assert len(world.orders) > 50 and world.successes > 300, (len(world.orders), world.successes)
+    assert len(world.orders) > 30 and world.successes > 150, (len(world.orders), world.successes)
     assert LedgerEntry.objects.filter(kind=LedgerKind.REFUND).exists()
 
 
