@@ -27,5 +27,5 @@ RUN SECRET_KEY=collectstatic-only-not-a-secret DATABASE_URL=sqlite:////tmp/unuse
 USER panel
 EXPOSE 8000
 
-# --limit-request-line 8190: the API also accepts GET with query parameters (long `orders=` lists).
-CMD ["sh", "-c", "exec gunicorn smmpanel.wsgi --bind 0.0.0.0:${PORT} --workers ${WEB_CONCURRENCY} --limit-request-line 8190 --access-logfile - --forwarded-allow-ips '*'"]
+# gunicorn.conf.py holds the request limits (answered as the API's JSON), timeout and logging.
+CMD ["sh", "-c", "exec gunicorn -c gunicorn.conf.py smmpanel.wsgi --bind 0.0.0.0:${PORT} --workers ${WEB_CONCURRENCY}"]

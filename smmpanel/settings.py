@@ -150,10 +150,13 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-# API.md: a body up to 1 MB; beyond it the API answers "Request too large".
+# API.md: a body up to 1 MB; beyond it the API answers "Request too large". All the request
+# limits, and where each is enforced: docs/security.md, "Request limits" (the request line and
+# headers: gunicorn.conf.py; field lengths: smmpanel/fields.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1_048_576
-DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000  # form, multipart and query-string fields; JSON keys too (orders/api/request.py)
 DATA_UPLOAD_MAX_NUMBER_FILES = 10
+# = the body limit: an uploaded file part (ignored by the API) stays in memory, never a temp file.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 1_048_576
 
 REST_FRAMEWORK = {

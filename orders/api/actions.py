@@ -75,6 +75,9 @@ def multiple_status(call: Call) -> dict[str, Any]:
     return {
         text: order_status_payload(found[pk]) if pk in found else not_found
         for text, pk in requested
+        # A malformed id sent as `error` is left out: as a key it would make a successful answer
+        # look like an error one (API.md: a success never has an `error` key).
+        if text != "error"
     }
 
 

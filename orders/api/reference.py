@@ -123,7 +123,7 @@ ERRORS: tuple[ErrorDoc, ...] = (
              "a required field is absent or empty (also a list field without lines, `orders` without ids)"),
     ErrorDoc("Drip-feed is not available for this service", "`runs` or `interval` on a service without drip-feed"),
     ErrorDoc("Invalid parameter: NAME", "a field that is present but malformed (`1e3`, `10.5`, `-5`, control "
-             "characters), or `runs`/`interval` out of range"),
+             "characters, a JSON object where text belongs, too long), or `runs`/`interval` out of range"),
     ErrorDoc("Quantity less than minimal MIN", "the order quantity is below the service's `min`"),
     ErrorDoc("Quantity more than maximum MAX", "the order quantity is above the service's `max`"),
     ErrorDoc("Invalid link", "neither an http(s) URL nor a handle, or over 2000 characters"),
@@ -141,10 +141,12 @@ ERRORS: tuple[ErrorDoc, ...] = (
     ErrorDoc("Too many requests", "the key's rate limit (or, without a valid key, the address's) is spent for now; "
              "the `Retry-After` header gives the seconds to wait"),
     ErrorDoc("Too many orders in one request", f"more than {MAX_BATCH_IDS} ids"),
-    ErrorDoc("Request too large", "a body over 1 MB or with over 1000 fields"),
+    ErrorDoc("Request too large", "a body over 1 MB or with over 1000 fields, a request line over 8190 bytes, or "
+             "over 100 headers or one over 8190 bytes"),
     ErrorDoc("Invalid request body", "a body that cannot be parsed (broken JSON, a JSON value that is not an object)"),
     ErrorDoc("Method not allowed", "a method other than GET or POST"),
-    ErrorDoc("Internal error", "an unexpected failure on the panel's side (it is logged); retry later"),
+    ErrorDoc("Internal error", "an unexpected failure on the panel's side (it is logged), or a request that ran "
+             "past the server's time limit; retry later (an `add` with the same `idempotency_key`)"),
 )
 
 _PLACEHOLDER = re.compile(r"\b(NAME|MIN|MAX)\b")

@@ -18,11 +18,7 @@ from smmpanel.errors import (
     ActiveOrderExists,
     IdempotencyKeyReused,
     InsufficientBalance,
-    InvalidParameter,
 )
-
-IDEMPOTENCY_KEY_MAX_LENGTH = 200
-
 
 def _replay(*, account_id: int, idempotency_key: str, fingerprint: str) -> Order | None:
     order = Order.objects.filter(account_id=account_id, idempotency_key=idempotency_key).first()
@@ -38,9 +34,7 @@ def order_place(*, account: Account, fields: Mapping[str, Any], idempotency_key:
     """
     fingerprint = ""
     if not f.is_blank(idempotency_key):
-        idempotency_key = f.text("idempotency_key", idempotency_key)
-        if len(idempotency_key) > IDEMPOTENCY_KEY_MAX_LENGTH:
-            raise InvalidParameter("idempotency_key")
+        idempotency_key = f.text("idempotency_key", idempotency_key)  # within fields.MAX_LENGTH
         fingerprint = request_fingerprint(fields)
         if replayed := _replay(account_id=account.pk, idempotency_key=idempotency_key, fingerprint=fingerprint):
             return replayed

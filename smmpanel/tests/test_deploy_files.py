@@ -55,7 +55,7 @@ def test_services(compose):
     assert "redis-cli" in services["redis"]["healthcheck"]["test"] and "ping" in services["redis"]["healthcheck"]["test"]
     assert services["migrate"]["restart"] == "no" and "migrate" in _command(services["migrate"])
     web = services["web"]
-    assert "gunicorn smmpanel.wsgi" in _command(web) and "--limit-request-line 8190" in _command(web)
+    assert "gunicorn -c gunicorn.conf.py smmpanel.wsgi" in _command(web) and "$${WEB_CONCURRENCY}" in _command(web)
     assert web["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert web["depends_on"]["db"]["condition"] == "service_healthy"
     assert "/health/live/" in " ".join(web["healthcheck"]["test"])
@@ -85,4 +85,18 @@ def test_dockerfile():
     assert re.search(r"^USER (?!root)\w+", text, re.M)
     assert "collectstatic --noinput" in text and "VAR_DIR=/app/var" in text
     cmd = text[text.index("\nCMD"):]
-    assert "gunicorn smmpanel.wsgi" in cmd and "${WEB_CONCURRENCY}" in cmd and "--limit-request-line 8190" in cmd
+    assert "gunicorn -c gunicorn.conf.py smmpanel.wsgi" in cmd and "--workers ${WEB_CONCURRENCY}" in cmd
+
+
+def test_gunicorn_config_holds_the_request_limits():
+    """Both commands load gunicorn.conf.py; it keeps API.md's limits and answers them as JSON."""
+    config: dict = {}
+    exec(compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), config)
+    assert config["limit_request_line"] == 8190  # API.md; 0 would buffer a line of any length
+    assert 0 < config["limit_request_fields"] <= 100 and 0 < config["limit_request_field_size"] <= 8190
+    assert 0 < config["timeout"] <= 60  # how long a stalled upload can hold a sync worker
+    assert config["worker_class"] == "smmpanel.gunicorn_worker.ApiLimitsSyncWorker"
+    assert config["control_socket_disable"] is True
+    from gunicorn.util import load_class
+
+    assert load_class(config["worker_class"]).__name__ == "ApiLimitsSyncWorker"
