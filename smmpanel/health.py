@@ -16,6 +16,7 @@ import logging
 import celery
 from celery.app import app_or_default
 
+from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
@@ -61,12 +62,21 @@ class Broker(HealthCheck):
             raise ServiceUnavailable(f"Broker unreachable ({type(error).__name__})") from error
 
 
+def _ping_timeout() -> datetime.timedelta:
+    # The filesystem transport (the embedded defaults) polls its folders once a second, at both
+    # ends: a ping and its pong take up to two polls, so one second reported a live worker dead.
+    polling = settings.CELERY_BROKER_URL.startswith("filesystem://")
+    return datetime.timedelta(seconds=3 if polling else 1)
+
+
 @dataclasses.dataclass
 class Worker(Ping):
     """At least one Celery worker answers a ping (and consumes the default queue). Reported as
     `Worker()`: the app is left out of the name, which would otherwise carry a memory address."""
 
     app: celery.Celery = dataclasses.field(default_factory=app_or_default, repr=False)
+    timeout: datetime.timedelta = dataclasses.field(default_factory=_ping_timeout, repr=False)
+    limit: int | None = dataclasses.field(default=1, repr=False)  # one live worker is enough: don't wait out the timeout
 
 
 health = HealthCheckView.as_view(checks=[Database, Cache, Broker, Worker])

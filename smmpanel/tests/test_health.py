@@ -102,3 +102,37 @@ def test_gunicorn_serves_liveness_and_the_api_with_production_settings(transacti
     finally:
         group.stop_all()
     assert not web.alive()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_on_the_embedded_filesystem_broker_is_reported_live(client, settings, tmp_path):
+    """`make run`'s broker polls its folders once a second: the ping must wait for that."""
+    from orders.tests.live_processes import _use_broker
+    from smmpanel.celery import app
+
+    broker = tmp_path / "var" / "broker"
+    folders = {name: broker / name for name in ("queue", "processed", "control")}
+    for folder in folders.values():
+        folder.mkdir(parents=True)
+    options = {
+        "data_folder_in": str(folders["queue"]), "data_folder_out": str(folders["queue"]),
+        "processed_folder": str(folders["processed"]), "control_folder": str(folders["control"]),
+        "store_processed": False,
+    }
+    previous = app.conf.broker_url, app.conf.broker_transport_options
+    settings.CELERY_BROKER_URL = "filesystem://localhost/"
+    _use_broker(app, "filesystem://localhost/", options)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "smmpanel.test_settings", "DATABASE_URL": database_url(),
+           "VAR_DIR": str(tmp_path / "var"), "CELERY_BROKER_URL": "filesystem://localhost/"}
+    group = Processes(tmp_path=tmp_path, env=env)
+    try:
+        group.spawn("worker", [sys.executable, "-m", "celery", "-A", "smmpanel", "worker", "--loglevel", "INFO",
+                               "--pool", "solo", "-n", "fs@%h"])
+        report = wait_for(
+            lambda: (r := client.get("/health/", {"format": "json"}).json())["Worker()"] == "OK" and r,
+            timeout=60, interval=0.5, message="the worker reported live",
+        )
+        assert set(report.values()) == {"OK"}
+    finally:
+        group.stop_all()
+        _use_broker(app, *previous)
