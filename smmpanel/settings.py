@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "catalog",
     "accounts",
     "orders",
+    "providers",
 ]
 
 MIDDLEWARE = [
@@ -236,6 +237,12 @@ FULFILLMENT_MAX_ATTEMPTS = env.int("FULFILLMENT_MAX_ATTEMPTS", default=3)
 FULFILLMENT_MINUTE_SECONDS = env.float("FULFILLMENT_MINUTE_SECONDS", default=60.0)
 if FULFILLMENT_MINUTE_SECONDS <= 0:
     raise ImproperlyConfigured("FULFILLMENT_MINUTE_SECONDS must be above 0")
+
+# --- Upstream providers ------------------------------------------------------------------------
+# Seconds to connect to a provider's API, and to wait for each read of its answer. A read that
+# times out after an `add` was sent leaves the order on hold (needs_checking), never re-sent.
+PROVIDER_CONNECT_TIMEOUT_SECONDS = env.float("PROVIDER_CONNECT_TIMEOUT_SECONDS", default=5.0)
+PROVIDER_READ_TIMEOUT_SECONDS = env.float("PROVIDER_READ_TIMEOUT_SECONDS", default=30.0)
 
 CELERY_BEAT_SCHEDULE = {
     "fulfillment-tick": {
