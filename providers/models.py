@@ -54,6 +54,9 @@ class Provider(models.Model):
     last_error = models.CharField(max_length=500, blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
+    catalog_synced_at = models.DateTimeField(
+        null=True, blank=True, help_text="When sync last compared our services with the provider's catalog."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -117,3 +120,28 @@ class ProviderService(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} #{self.upstream_id} {self.name}"
+
+
+class SyncChangeKind(models.TextChoices):
+    IMPORTED = "imported", "Imported"
+    UPDATED = "updated", "Updated from the provider"
+    RATE = "rate", "Price changed"
+    PAUSED = "paused", "Paused"
+    UNPAUSED = "unpaused", "Un-paused"
+
+
+class ServiceSyncChange(models.Model):
+    """One change import or sync made to one of our services: the log operators read to see what
+    the provider's catalog did to ours. Append-only, written by providers.catalog_* only."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="sync_changes")
+    service = models.ForeignKey("catalog.Service", on_delete=models.PROTECT, related_name="sync_changes")
+    kind = models.CharField(max_length=20, choices=SyncChangeKind.choices)
+    detail = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.detail}"

@@ -6,6 +6,7 @@ locks for its timeout): call first, then record the outcome in a short transacti
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
@@ -26,7 +27,7 @@ _URL = URLValidator(schemes=["http", "https"])
 LAST_ERROR_LENGTH = Provider._meta.get_field("last_error").max_length
 
 
-def provider_create(
+def provider_fields_clean(
     *,
     name: str,
     api_url: str,
@@ -35,9 +36,10 @@ def provider_create(
     exchange_rate: Decimal | None = None,
     default_markup_percent: Decimal = Decimal(0),
     on_permanent_error: str = PermanentErrorPolicy.CANCEL,
-) -> Provider:
-    """Add a provider. In the panel's currency the exchange rate is 1; in another it may be left
-    unset for now (import refuses the provider until an operator sets it)."""
+) -> dict:
+    """A provider's fields checked and normalised (trimmed, currency upper-cased, the exchange rate
+    1 in the panel's currency), or a DomainError saying what is wrong. Used by create and by the
+    admin's form, so both refuse the same things with the same words."""
     name, api_url, api_key = name.strip(), api_url.strip(), api_key.strip()
     currency = (currency or settings.PANEL_CURRENCY).strip().upper()
     if not name:
@@ -60,14 +62,51 @@ def provider_create(
         raise DomainError("The markup must be above -100 %")
     if on_permanent_error not in PermanentErrorPolicy.values:
         raise DomainError("Unknown permanent-error policy")
+    return {
+        "name": name, "api_url": api_url, "api_key": api_key, "currency": currency, "exchange_rate": exchange_rate,
+        "default_markup_percent": default_markup_percent, "on_permanent_error": on_permanent_error,
+    }
+
+
+def provider_create(
+    *,
+    name: str,
+    api_url: str,
+    api_key: str,
+    currency: str | None = None,
+    exchange_rate: Decimal | None = None,
+    default_markup_percent: Decimal = Decimal(0),
+    on_permanent_error: str = PermanentErrorPolicy.CANCEL,
+) -> Provider:
+    """Add a provider. In the panel's currency the exchange rate is 1; in another it may be left
+    unset for now (import refuses the provider until an operator sets it)."""
+    cleaned = provider_fields_clean(
+        name=name, api_url=api_url, api_key=api_key, currency=currency, exchange_rate=exchange_rate,
+        default_markup_percent=default_markup_percent, on_permanent_error=on_permanent_error,
+    )
     try:
         with transaction.atomic():
-            return Provider.objects.create(
-                name=name, api_url=api_url, api_key=api_key, currency=currency, exchange_rate=exchange_rate,
-                default_markup_percent=default_markup_percent, on_permanent_error=on_permanent_error,
-            )
+            return Provider.objects.create(**cleaned)
     except IntegrityError:
-        raise DomainError(f"A provider named {name} exists already") from None
+        raise DomainError(f"A provider named {cleaned['name']} exists already") from None
+
+
+def provider_save(*, provider: Provider, new_api_key: str = "") -> Provider:
+    """Save an operator's edit of a provider (new or changed); a blank `new_api_key` keeps the
+    stored key. New prices from a changed exchange rate or markup follow at the next sync."""
+    cleaned = provider_fields_clean(
+        name=provider.name, api_url=provider.api_url, api_key=new_api_key.strip() or provider.api_key,
+        currency=provider.currency, exchange_rate=provider.exchange_rate,
+        default_markup_percent=provider.default_markup_percent, on_permanent_error=provider.on_permanent_error,
+    )
+    for field, value in cleaned.items():
+        setattr(provider, field, value)
+    try:
+        with transaction.atomic():
+            provider.save()
+    except IntegrityError:
+        raise DomainError(f"A provider named {provider.name} exists already") from None
+    return provider
 
 
 def provider_health_record(*, provider_id: int, error: ProviderError | None = None) -> None:
@@ -100,3 +139,23 @@ def provider_balance_refresh(*, provider_id: int) -> Balance:
         last_ok_at=now, consecutive_failures=0, updated_at=now,
     )
     return balance
+
+
+@dataclass(frozen=True)
+class ConnectionReport:
+    balance: Balance
+    services: int  # entries in the provider's catalog
+
+
+def provider_connection_test(*, provider_id: int) -> ConnectionReport:
+    """Prove the URL and key work: `balance` (refused keys show here) and `services` (the catalog
+    reads). Keeps the balance and the health; raises ProviderError."""
+    balance = provider_balance_refresh(provider_id=provider_id)
+    provider = Provider.objects.get(pk=provider_id)
+    try:
+        services = client_for(provider).services()
+    except ProviderError as exc:
+        provider_health_record(provider_id=provider_id, error=exc)
+        raise
+    provider_health_record(provider_id=provider_id)
+    return ConnectionReport(balance=balance, services=len(services))
