@@ -243,6 +243,10 @@ if FULFILLMENT_MINUTE_SECONDS <= 0:
 # times out after an `add` was sent leaves the order on hold (needs_checking), never re-sent.
 PROVIDER_CONNECT_TIMEOUT_SECONDS = env.float("PROVIDER_CONNECT_TIMEOUT_SECONDS", default=5.0)
 PROVIDER_READ_TIMEOUT_SECONDS = env.float("PROVIDER_READ_TIMEOUT_SECONDS", default=30.0)
+# How often beat syncs every active provider's catalog into ours (prices, bounds, pauses).
+PROVIDER_SYNC_SECONDS = env.float("PROVIDER_SYNC_SECONDS", default=900.0)
+if PROVIDER_SYNC_SECONDS <= 0:
+    raise ImproperlyConfigured("PROVIDER_SYNC_SECONDS must be above 0")
 
 CELERY_BEAT_SCHEDULE = {
     "fulfillment-tick": {
@@ -250,6 +254,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": FULFILLMENT_TICK_SECONDS,
         # A tick that could not start in time is dropped: the next one covers its work.
         "options": {"expires": FULFILLMENT_TICK_SECONDS},
+    },
+    "providers-catalog-sync": {
+        "task": "providers.tasks.providers_catalog_sync",
+        "schedule": PROVIDER_SYNC_SECONDS,
+        "options": {"expires": PROVIDER_SYNC_SECONDS},
     },
 }
 
