@@ -79,7 +79,7 @@ def provider_services_import(
     markup_percent: Decimal | None = None,
     actor=None,
 ) -> ImportReport:
-    """Import the named upstream services (all the provider lists when none are named); twice
+    """Import the named upstream services (all the provider lists when `upstream_ids` is None); twice
     updates, never duplicates. Raises DomainError (refused) or ProviderError (the call failed).
     Locks the provider row, then its services in primary-key order."""
     provider = provider_get(provider_id=provider_id)
@@ -87,7 +87,8 @@ def provider_services_import(
         raise DomainError(refusal)
     upstream = catalog_fetch(provider=provider)
     by_id = {service.service_id: service for service in upstream}
-    wanted = list(dict.fromkeys(str(uid).strip() for uid in upstream_ids)) if upstream_ids else list(by_id)
+    # None means "everything listed"; an empty list means nothing, never everything by accident.
+    wanted = list(by_id) if upstream_ids is None else list(dict.fromkeys(str(uid).strip() for uid in upstream_ids))
     report = ImportReport(provider=provider)
     chosen: list[UpstreamService] = []
     for uid in wanted:
