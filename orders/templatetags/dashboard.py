@@ -62,16 +62,15 @@ def _chart(dash: Dashboard) -> SafeString:
 # Holds that need an operator's hand outside the panel (a top-up, a look at the provider's
 # orders): shown as alerts above everything else, with what to do.
 ALERT_HOLDS = {
-    HoldReason.PROVIDER_OUT_OF_FUNDS: "wait because a provider is out of funds: top up our balance there, then "
-                                      "select them and Resend",
-    HoldReason.NEEDS_CHECKING: "need checking: a provider's answer to them was unclear, so they may or may not "
-                               "exist there; check at the provider, then Resend or cancel them",
+    HoldReason.PROVIDER_OUT_OF_FUNDS: "Top up our balance at the provider, then select them and Resend.",
+    HoldReason.NEEDS_CHECKING: "The provider's answer to them was unclear, so they may or may not exist there: "
+                               "check at the provider, then Resend or cancel them.",
 }
 
 
 def _alerts(dash: Dashboard) -> list[dict[str, Any]]:
     alerts = [
-        {"text": f"{count} order{'s' if count != 1 else ''} {ALERT_HOLDS[reason]}.",
+        {"text": f"{HoldReason(reason).label}: {count} order{'s' if count != 1 else ''} on hold. {ALERT_HOLDS[reason]}",
          "url": _changelist(hold_reason__exact=reason), "link": "Show them"}
         for reason, count in dash.counts.holds.items() if reason in ALERT_HOLDS and count
     ]

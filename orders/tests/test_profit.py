@@ -97,9 +97,9 @@ def test_the_dashboard_shows_profit_and_alerts(client, orders):
     page = client.get(reverse("admin:index")).content.decode()
 
     assert "Profit of the orders placed" in page and "15.50" in page and "10.50" in page and "59.6 %" in page
-    assert "1 order wait because a provider is out of funds" in page
+    assert "Provider out of funds: 1 order on hold. Top up our balance at the provider" in page
     assert "?hold_reason__exact=provider_out_of_funds" in page
-    assert "1 order need checking" in page and "?hold_reason__exact=needs_checking" in page
+    assert "Needs checking: 1 order on hold." in page and "?hold_reason__exact=needs_checking" in page
     assert "Provider Broken failed its last 4 calls: Broken: `status`: not connected" in page
     assert "1 provider order of 30 days have no cost yet" in page
 
