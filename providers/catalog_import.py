@@ -128,6 +128,8 @@ def provider_services_import(
                 report.skipped.append(SkippedService(upstream_id=upstream_service.service_id, reason=followed.rate_problem))
                 continue
             changes = list(followed.changes)
+            if followed.old_rate is not None:
+                changes.append(f"rate {format_rate(followed.old_rate)} → {format_rate(service.rate)}")
             if service.paused_by_sync:  # listed again: what sync paused comes back
                 service.is_active, service.paused_by_sync = True, False
                 changes.append("un-paused: listed again")
