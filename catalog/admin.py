@@ -7,6 +7,7 @@ from django.template.response import TemplateResponse
 from catalog.models import Category, CustomRate, PriceChange, Service
 from catalog.services import service_save, services_reprice, services_set_active
 from providers.catalog_sync import service_rate_follow
+from providers.models import ServiceSyncChange
 from smmpanel.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from smmpanel.errors import DomainError
 
@@ -26,6 +27,17 @@ class PriceChangeInline(ReadOnlyInline):
     model = PriceChange
     fields = ["changed_at", "old_rate", "new_rate", "changed_by", "note"]
     verbose_name_plural = "price history"
+
+
+class SyncChangeInline(ReadOnlyInline):
+    """What import and sync did to a provider-backed service."""
+
+    model = ServiceSyncChange
+    fields = ["created_at", "kind", "detail"]
+    verbose_name_plural = "changes from the provider"
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("catalog.view_service") or super().has_view_permission(request, obj)
 
 
 class CustomRateInline(admin.TabularInline):
@@ -58,7 +70,7 @@ class ServiceAdmin(admin.ModelAdmin):
     list_select_related = ["category"]
     search_fields = ["name", "=id"]
     autocomplete_fields = ["category"]
-    inlines = [CustomRateInline, PriceChangeInline]
+    inlines = [CustomRateInline, PriceChangeInline, SyncChangeInline]
     actions = ["enable", "disable", "reprice"]
     fieldsets = [
         (None, {"fields": ["category", "name", "type", "description", "sort_order", "is_active"]}),

@@ -62,6 +62,7 @@ def test_a_new_markup_or_handing_the_price_back_applies_at_once(client, root, ba
     assert (first.rate, first.rate_is_manual) == (Decimal("22.5"), False)
     page = client.get(reverse("admin:catalog_service_change", args=[first.pk])).content.decode()
     assert "Upstream provider" in page and "0.500000" in page
+    assert "changes from the provider" in page.lower() and "18.0000 → 22.5000 (edited in admin)" in page
 
 
 def test_operators_enabling_or_disabling_clear_the_sync_pause(client, root, backed):
