@@ -6,6 +6,8 @@ from django.template.response import TemplateResponse
 
 from catalog.models import Category, CustomRate, PriceChange, Service
 from catalog.services import service_save, services_reprice, services_set_active
+from providers.catalog_sync import service_rate_follow
+from providers.models import ServiceSyncChange
 from smmpanel.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from smmpanel.errors import DomainError
 
@@ -25,6 +27,17 @@ class PriceChangeInline(ReadOnlyInline):
     model = PriceChange
     fields = ["changed_at", "old_rate", "new_rate", "changed_by", "note"]
     verbose_name_plural = "price history"
+
+
+class SyncChangeInline(ReadOnlyInline):
+    """What import and sync did to a provider-backed service."""
+
+    model = ServiceSyncChange
+    fields = ["created_at", "kind", "detail"]
+    verbose_name_plural = "changes from the provider"
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("catalog.view_service") or super().has_view_permission(request, obj)
 
 
 class CustomRateInline(admin.TabularInline):
@@ -52,21 +65,34 @@ class RepriceForm(forms.Form):
 class ServiceAdmin(admin.ModelAdmin):
     list_display = ["id", "name", "category", "type", "rate", "min_quantity", "max_quantity", "is_active"]
     list_editable = ["rate", "min_quantity", "max_quantity", "is_active"]
-    list_filter = ["is_active", "category__platform", "category", "type"]
+    list_filter = ["is_active", "category__platform", "category", "type", "provider", "rate_is_manual",
+                   "paused_by_sync"]
     list_select_related = ["category"]
     search_fields = ["name", "=id"]
     autocomplete_fields = ["category"]
-    inlines = [CustomRateInline, PriceChangeInline]
+    inlines = [CustomRateInline, PriceChangeInline, SyncChangeInline]
     actions = ["enable", "disable", "reprice"]
     fieldsets = [
         (None, {"fields": ["category", "name", "type", "description", "sort_order", "is_active"]}),
         ("Price and quantity", {"fields": ["rate", "min_quantity", "max_quantity"]}),
         ("What resellers may do", {"fields": ["refill", "cancel", "dripfeed"]}),
         ("Simulated fulfillment", {"fields": ["start_delay_seconds", "speed_per_minute", "shortfall_percent"]}),
+        ("Upstream provider", {
+            "fields": ["provider", "provider_service_id", "provider_rate", "markup_percent", "rate_is_manual",
+                       "paused_by_sync"],
+            "description": "Set by import. Our rate follows the provider's rate × exchange rate × markup at "
+                           "every sync, unless it was set by hand here (untick \"rate is manual\" to hand it back).",
+        }),
     ]
+    readonly_fields = ["provider", "provider_service_id", "provider_rate", "paused_by_sync"]
 
     def save_model(self, request, obj, form, change):
         service_save(service=obj, actor=request.user, note="edited in admin")
+        # A new markup, or a price handed back to sync, applies at once (from the stored provider rate).
+        if obj.provider_id and "rate" not in form.changed_data and (
+            {"markup_percent", "rate_is_manual"} & set(form.changed_data)
+        ):
+            service_rate_follow(service_id=obj.pk, actor=request.user, note="edited in admin")
 
     def has_delete_permission(self, request, obj=None):
         return False  # orders (and through them the ledger) point here: disable instead

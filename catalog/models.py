@@ -61,12 +61,41 @@ class Service(models.Model):
     refill_days = models.PositiveSmallIntegerField(
         default=30, help_text="Refills may be requested this many days after the order was placed."
     )
+    # Upstream fulfillment: set for services resold from another panel; empty for simulated ones.
+    provider = models.ForeignKey(
+        "providers.Provider", on_delete=models.PROTECT, null=True, blank=True, related_name="services"
+    )
+    provider_service_id = models.CharField(max_length=64, null=True, blank=True, help_text="The provider's service id.")
+    provider_rate = models.DecimalField(
+        max_digits=20, decimal_places=6, null=True, blank=True,
+        help_text="The provider's price per 1000, in the provider's currency, as last synced.",
+    )
+    markup_percent = models.DecimalField(
+        max_digits=9, decimal_places=4, null=True, blank=True, help_text="Empty: the provider's default markup."
+    )
+    rate_is_manual = models.BooleanField(default=False, help_text="The rate was set by hand: sync never changes it.")
+    # Sync un-pauses only what it paused: a service an operator disabled stays disabled.
+    paused_by_sync = models.BooleanField(default=False, help_text="Disabled by sync (gone or inactive upstream).")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["category__sort_order", "category_id", "sort_order", "id"]
         constraints = [
+            # Importing the same upstream service twice would sell one thing under two prices.
+            models.UniqueConstraint(
+                fields=["provider", "provider_service_id"],
+                condition=Q(provider__isnull=False),
+                name="service_one_per_upstream_service",
+            ),
+            models.CheckConstraint(
+                condition=(Q(provider__isnull=True) & Q(provider_service_id__isnull=True))
+                | (Q(provider__isnull=False) & Q(provider_service_id__isnull=False) & ~Q(provider_service_id="")),
+                name="service_provider_with_upstream_id",
+            ),
+            models.CheckConstraint(
+                condition=Q(markup_percent__isnull=True) | Q(markup_percent__gt=-100), name="service_markup_above_minus_100"
+            ),
             models.CheckConstraint(condition=Q(rate__gte=0), name="service_rate_not_negative"),
             models.CheckConstraint(
                 condition=Q(min_quantity__gte=1) & Q(max_quantity__gte=models.F("min_quantity")),

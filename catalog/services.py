@@ -1,4 +1,9 @@
-"""Writes to the catalog. Every rate change leaves a PriceChange row saying who, when, old → new."""
+"""Writes to the catalog. Every rate change leaves a PriceChange row saying who, when, old → new.
+
+These are the operator's edits. On a provider-backed service a rate set here becomes
+`rate_is_manual` (catalog sync never overwrites it), and enabling or disabling a service takes it
+out of sync's hands (`paused_by_sync` off: sync un-pauses only what it paused itself).
+"""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -19,8 +24,14 @@ def service_save(*, service: Service, actor=None, note: str = "") -> Service:
     with transaction.atomic():
         old_rate = None
         if service.pk:
-            old_rate = Service.objects.select_for_update().values_list("rate", flat=True).get(pk=service.pk)
+            old_rate, was_active = (
+                Service.objects.select_for_update().values_list("rate", "is_active").get(pk=service.pk)
+            )
+            if was_active != service.is_active:
+                service.paused_by_sync = False
         service.rate = to_rate(service.rate)
+        if service.provider_id and old_rate is not None and old_rate != service.rate:
+            service.rate_is_manual = True
         service.save()
         if old_rate is not None and old_rate != service.rate:
             PriceChange.objects.create(
@@ -31,7 +42,10 @@ def service_save(*, service: Service, actor=None, note: str = "") -> Service:
 
 def services_set_active(*, service_ids: Iterable[int], active: bool) -> int:
     """Enable or disable services (never deleted: orders point to them); returns how many changed."""
-    return Service.objects.filter(pk__in=list(service_ids)).exclude(is_active=active).update(is_active=active)
+    return (
+        Service.objects.filter(pk__in=list(service_ids)).exclude(is_active=active)
+        .update(is_active=active, paused_by_sync=False, updated_at=timezone.now())
+    )
 
 
 def services_reprice(*, service_ids: Iterable[int], percent: Decimal, actor=None) -> int:
@@ -51,6 +65,7 @@ def services_reprice(*, service_ids: Iterable[int], percent: Decimal, actor=None
                                 note=f"{percent:+} %")
                 )
                 service.rate, service.updated_at = new_rate, now
-        Service.objects.bulk_update([change.service for change in changes], ["rate", "updated_at"])
+                service.rate_is_manual = service.rate_is_manual or service.provider_id is not None
+        Service.objects.bulk_update([change.service for change in changes], ["rate", "rate_is_manual", "updated_at"])
         PriceChange.objects.bulk_create(changes)
     return len(changes)

@@ -6,10 +6,13 @@ from collections.abc import Callable
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from accounts.models import Account, LedgerEntry
+from orders.dashboard import orders_with_refund
 from orders.models import Order, OrderEvent, Refill, RefillStatus
 from orders.services import (
     order_mark_completed,
@@ -20,7 +23,7 @@ from orders.services import (
 from orders.services.refills import refill_finish
 from smmpanel.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from smmpanel.errors import DomainError
-from smmpanel.money import format_amount
+from smmpanel.money import ZERO, format_amount
 
 
 class OrderEventInline(ReadOnlyInline):
@@ -70,12 +73,14 @@ class OrderAdmin(admin.ModelAdmin):
 
     list_display = [
         "id", "status", "hold_reason", "service", "account", "short_link", "quantity", "charge_display",
-        "start_count", "remains", "created_at",
+        "revenue_display", "cost_display", "margin_display", "start_count", "remains", "created_at",
     ]
     list_filter = [
         "status", "hold_reason", "created_at",
         ("service", admin.RelatedOnlyFieldListFilter), ("account", AccountFilter),
+        ("provider", admin.RelatedOnlyFieldListFilter),
     ]
+    readonly_fields = ["revenue_display", "margin_display"]
     list_select_related = ["service", "account__user"]
     search_fields = ["link", "link_normalized", "=account__user__username"]
     search_help_text = "Order ids (one, or several separated by commas or spaces), a reseller's username, or part of a link."
@@ -91,6 +96,30 @@ class OrderAdmin(admin.ModelAdmin):
         if ids is not None:
             return queryset.filter(pk__in=ids), False
         return super().get_search_results(request, queryset, search_term)
+
+    def get_queryset(self, request):
+        # Revenue and margin per row from the joined refund (one row at most per order), not a
+        # query per order. Margin is unknown while a provider order has no cost yet.
+        revenue = F("charge") - Coalesce(F("refund_entry__amount"), Value(ZERO))
+        return orders_with_refund(super().get_queryset(request)).annotate(revenue=revenue).annotate(
+            margin=F("revenue") - Coalesce(F("cost"), Value(ZERO))
+        )
+
+    @admin.display(description="Revenue", ordering="revenue")
+    def revenue_display(self, order: Order) -> str:
+        return format_amount(order.revenue)
+
+    @admin.display(description="Cost", ordering="cost")
+    def cost_display(self, order: Order) -> str:
+        if order.cost is None:
+            return "—" if order.provider_id else "0.00"
+        return format_amount(order.cost)
+
+    @admin.display(description="Margin", ordering="margin")
+    def margin_display(self, order: Order) -> str:
+        if order.provider_id and order.cost is None:
+            return "—"
+        return format_amount(order.margin)
 
     @admin.display(description="Link", ordering="link")
     def short_link(self, order: Order) -> str:

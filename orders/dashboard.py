@@ -7,6 +7,12 @@ panel's local days (`TIME_ZONE`): "today" starts at local midnight.
 Revenue is what the panel kept: charges minus refunds posted in the window, i.e. the negated
 sum of `charge` (negative) and `refund` (positive) ledger amounts. A refund posted today for an
 order placed last month lowers today's revenue. Deposits and adjustments are not revenue.
+
+Profit (`dashboard_profit`) is counted per order instead, over the orders *placed* in the window:
+their revenue (charge minus its refund, whenever posted), their cost (what the provider charged,
+`Order.cost`, filled by forwarding; simulated orders cost nothing) and the margin between them.
+Per order, because a cost belongs to an order: an order placed last month and canceled upstream
+today would otherwise show last month's revenue against no cost, and today's refund against none.
 """
 from __future__ import annotations
 
@@ -16,11 +22,12 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Case, Count, F, Q, Sum, When
+from django.db.models import Case, Count, F, FilteredRelation, Q, QuerySet, Sum, When
 from django.db.models.functions import TruncDate
 
 from accounts.models import LedgerEntry, LedgerKind
 from orders.models import FulfillmentTick, HoldReason, Order, OrderStatus
+from providers.models import Provider
 from smmpanel.money import ZERO, to_amount
 
 CHART_DAYS = 30
@@ -29,6 +36,7 @@ STUCK_AFTER = timedelta(minutes=10)
 TOP_SERVICES = 5
 STUCK_SHOWN = 5
 REVENUE_KINDS = (LedgerKind.CHARGE, LedgerKind.REFUND)
+FAILING_CALLS = 3  # a provider failing this many calls in a row is shown as an alert
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,18 @@ class WindowFigures:
     days: int
     orders: int
     revenue: Decimal
+
+
+@dataclass(frozen=True)
+class ProfitFigures:
+    """The orders placed in a window: what they brought, what they cost upstream, the margin."""
+
+    label: str
+    orders: int
+    revenue: Decimal  # charges minus refunds of these orders
+    cost: Decimal  # the providers' charges for them (0 for simulated orders)
+    margin: Decimal
+    uncosted: int  # provider orders, not canceled, without a cost yet: the margin is too high by theirs
 
 
 @dataclass(frozen=True)
@@ -81,6 +101,8 @@ class Dashboard:
     stuck_orders: list[StuckOrder]
     last_tick: FulfillmentTick | None
     tick_stale: bool = False
+    profit: list[ProfitFigures] | None = None
+    failing_providers: list[tuple[int, str, int, str]] | None = None
 
 
 def panel_zone() -> ZoneInfo:
@@ -142,6 +164,38 @@ def dashboard_windows(*, daily: list[DayFigures]) -> list[WindowFigures]:
             )
         )
     return windows
+
+
+def orders_with_refund(orders: QuerySet[Order] | None = None) -> QuerySet[Order]:
+    """Orders with their refund's ledger row joined (at most one per order: a unique index), so
+    revenue per order is `charge − refund_entry.amount` without a query per order."""
+    return (Order.objects.all() if orders is None else orders).annotate(
+        refund_entry=FilteredRelation("ledger_entries", condition=Q(ledger_entries__kind=LedgerKind.REFUND))
+    )
+
+
+def dashboard_profit(*, now: datetime) -> list[ProfitFigures]:
+    """Revenue, cost and margin of the orders placed today / in 7 / in 30 local days; one query."""
+    dates = local_days(now=now, days=max(days for _, days in WINDOWS))
+    aggregates = {}
+    for n, (_, days) in enumerate(WINDOWS):
+        placed = Q(created_at__gte=local_midnight(day=dates[-days]))
+        aggregates |= {
+            f"orders_{n}": Count("pk", filter=placed),
+            f"charge_{n}": Sum("charge", filter=placed),
+            f"refund_{n}": Sum("refund_entry__amount", filter=placed),
+            f"cost_{n}": Sum("cost", filter=placed),
+            f"uncosted_{n}": Count("pk", filter=placed & Q(provider__isnull=False, cost__isnull=True)
+                                   & ~Q(status=OrderStatus.CANCELED)),
+        }
+    row = orders_with_refund().filter(created_at__gte=local_midnight(day=dates[0])).aggregate(**aggregates)
+    figures = []
+    for n, (label, _) in enumerate(WINDOWS):
+        revenue = to_amount((row[f"charge_{n}"] or ZERO) - (row[f"refund_{n}"] or ZERO))
+        cost = to_amount(row[f"cost_{n}"] or ZERO)
+        figures.append(ProfitFigures(label=label, orders=row[f"orders_{n}"], revenue=revenue, cost=cost,
+                                     margin=revenue - cost, uncosted=row[f"uncosted_{n}"]))
+    return figures
 
 
 def _stuck_q(*, now: datetime) -> Q:
@@ -217,13 +271,22 @@ def dashboard_top_services(*, now: datetime, days: int = CHART_DAYS, limit: int 
     ]
 
 
+def dashboard_failing_providers() -> list[tuple[int, str, int, str]]:
+    """Active providers whose last FAILING_CALLS calls or more failed: (id, name, failures, last
+    error); one query."""
+    return list(
+        Provider.objects.filter(is_active=True, consecutive_failures__gte=FAILING_CALLS)
+        .order_by("-consecutive_failures", "pk").values_list("pk", "name", "consecutive_failures", "last_error")
+    )
+
+
 def dashboard_last_tick() -> FulfillmentTick | None:
     """The last fulfillment tick the engine recorded, if any; one query."""
     return FulfillmentTick.objects.order_by("-finished_at").first()
 
 
 def dashboard_get(*, now: datetime) -> Dashboard:
-    """Everything the admin dashboard shows, in six queries whatever the amount of data."""
+    """Everything the admin dashboard shows, in eight queries whatever the amount of data."""
     daily = dashboard_daily(now=now)
     counts = dashboard_order_counts(now=now)
     last_tick = dashboard_last_tick()
@@ -238,4 +301,6 @@ def dashboard_get(*, now: datetime) -> Dashboard:
         stuck_orders=dashboard_stuck_orders(now=now),
         last_tick=last_tick,
         tick_stale=last_tick is None or now - last_tick.finished_at > stale_after,
+        profit=dashboard_profit(now=now),
+        failing_providers=dashboard_failing_providers(),
     )

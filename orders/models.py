@@ -45,6 +45,21 @@ class Order(models.Model):
     sim_speed = models.PositiveIntegerField(null=True, blank=True, help_text="Units per minute.")
     sim_limit = models.PositiveIntegerField(null=True, blank=True, help_text="Units it will deliver in all.")
     sim_start_count = models.PositiveBigIntegerField(null=True, blank=True)
+    # Upstream fulfillment. `provider` is copied from the service when the order is placed, so a
+    # later catalog change never re-routes an order already in flight.
+    provider = models.ForeignKey(
+        "providers.Provider", on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
+    )
+    provider_order_id = models.CharField(
+        max_length=64, null=True, blank=True, help_text="The provider's order id (text: providers' ids vary)."
+    )
+    cost = models.DecimalField(
+        max_digits=16, decimal_places=5, null=True, blank=True,
+        help_text="What the provider charged, in the panel's currency.",
+    )
+    provider_status = models.CharField(max_length=40, blank=True, help_text="The provider's last status, verbatim.")
+    provider_submitted_at = models.DateTimeField(null=True, blank=True)
+    provider_checked_at = models.DateTimeField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -60,6 +75,12 @@ class Order(models.Model):
             ),
             models.CheckConstraint(condition=Q(charge__gte=0), name="order_charge_not_negative"),
             models.CheckConstraint(condition=Q(remains__lte=models.F("quantity")), name="order_remains_le_quantity"),
+            # One upstream order is mirrored by one of ours: a second would be refunded twice.
+            models.UniqueConstraint(
+                fields=["provider", "provider_order_id"],
+                condition=Q(provider_order_id__isnull=False),
+                name="order_one_per_upstream_order",
+            ),
         ]
         indexes = [
             # The active-order-per-link rule looks orders up by these three.
@@ -70,6 +91,13 @@ class Order(models.Model):
             models.Index(fields=["status", "hold_reason", "id"], name="order_status_hold_id_idx"),
             # start_count adds up what earlier orders delivered to the same link.
             models.Index(fields=["service", "link_normalized"], name="order_service_link_idx"),
+            # Forwarding and polling walk one provider's orders of one status in primary-key
+            # batches; partial, so the simulated orders (most of a demo panel) cost it nothing.
+            models.Index(
+                fields=["provider", "status", "hold_reason", "id"],
+                condition=Q(provider__isnull=False),
+                name="order_provider_poll_idx",
+            ),
         ]
 
     def __str__(self) -> str:

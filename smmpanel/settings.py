@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "accounts",
     "orders",
     "apilog",
+    "providers",
 ]
 
 MIDDLEWARE = [
@@ -259,6 +260,16 @@ FULFILLMENT_MINUTE_SECONDS = env.float("FULFILLMENT_MINUTE_SECONDS", default=60.
 if FULFILLMENT_MINUTE_SECONDS <= 0:
     raise ImproperlyConfigured("FULFILLMENT_MINUTE_SECONDS must be above 0")
 
+# --- Upstream providers ------------------------------------------------------------------------
+# Seconds to connect to a provider's API, and to wait for each read of its answer. A read that
+# times out after an `add` was sent leaves the order on hold (needs_checking), never re-sent.
+PROVIDER_CONNECT_TIMEOUT_SECONDS = env.float("PROVIDER_CONNECT_TIMEOUT_SECONDS", default=5.0)
+PROVIDER_READ_TIMEOUT_SECONDS = env.float("PROVIDER_READ_TIMEOUT_SECONDS", default=30.0)
+# How often beat syncs every active provider's catalog into ours (prices, bounds, pauses).
+PROVIDER_SYNC_SECONDS = env.float("PROVIDER_SYNC_SECONDS", default=900.0)
+if PROVIDER_SYNC_SECONDS <= 0:
+    raise ImproperlyConfigured("PROVIDER_SYNC_SECONDS must be above 0")
+
 CELERY_BEAT_SCHEDULE = {
     "fulfillment-tick": {
         "task": "orders.tasks.fulfillment_tick",
@@ -271,6 +282,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apilog.tasks.api_log_purge",
         "schedule": 3600.0,
         "options": {"expires": 3600.0},
+    },
+    "providers-catalog-sync": {
+        "task": "providers.tasks.providers_catalog_sync",
+        "schedule": PROVIDER_SYNC_SECONDS,
+        "options": {"expires": PROVIDER_SYNC_SECONDS},
     },
 }
 

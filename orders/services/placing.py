@@ -62,6 +62,7 @@ def order_place(*, account: Account, fields: Mapping[str, Any], idempotency_key:
             order = Order.objects.create(
                 account_id=account.pk,
                 service=request.service,
+                provider_id=request.service.provider_id,
                 link=request.link,
                 link_normalized=request.link_normalized,
                 quantity=request.quantity,

@@ -59,6 +59,36 @@ def _chart(dash: Dashboard) -> SafeString:
     )
 
 
+# Holds that need an operator's hand outside the panel (a top-up, a look at the provider's
+# orders): shown as alerts above everything else, with what to do.
+ALERT_HOLDS = {
+    HoldReason.PROVIDER_OUT_OF_FUNDS: "Top up our balance at the provider, then select them and Resend.",
+    HoldReason.NEEDS_CHECKING: "The provider's answer to them was unclear, so they may or may not exist there: "
+                               "check at the provider, then Resend or cancel them.",
+}
+
+
+def _alerts(dash: Dashboard) -> list[dict[str, Any]]:
+    alerts = [
+        {"text": f"{HoldReason(reason).label}: {count} order{'s' if count != 1 else ''} on hold. {ALERT_HOLDS[reason]}",
+         "url": _changelist(hold_reason__exact=reason), "link": "Show them"}
+        for reason, count in dash.counts.holds.items() if reason in ALERT_HOLDS and count
+    ]
+    for pk, name, failures, error in dash.failing_providers or []:
+        alerts.append({"text": f"Provider {name} failed its last {failures} calls: {error}",
+                       "url": reverse("admin:providers_provider_change", args=[pk]), "link": "Open the provider"})
+    return alerts
+
+
+def _profit(dash: Dashboard) -> list[dict[str, Any]]:
+    return [
+        {"label": p.label, "orders": p.orders, "revenue": format_amount(p.revenue), "cost": format_amount(p.cost),
+         "margin": format_amount(p.margin), "negative": p.margin < 0, "uncosted": p.uncosted,
+         "margin_percent": f"{p.margin * 100 / p.revenue:.1f} %" if p.revenue > 0 else "—"}
+        for p in dash.profit or []
+    ]
+
+
 @register.simple_tag
 def panel_dashboard() -> dict[str, Any]:
     """The dashboard as of now: windows, statuses, holds, top services, stuck orders, tick, chart."""
@@ -107,4 +137,6 @@ def panel_dashboard() -> dict[str, Any]:
         # A missing or late tick matters only while there is work for it.
         "tick_warning": dash.tick_stale and any(counts.by_status[status] for status in ACTIVE_STATUSES),
         "chart": _chart(dash),
+        "alerts": _alerts(dash),
+        "profit": _profit(dash),
     }

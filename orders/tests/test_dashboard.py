@@ -275,7 +275,7 @@ def test_dashboard_query_count_does_not_grow_with_the_data(client, account, djan
 
     with CaptureQueriesContext(connection) as queries:
         dashboard = dashboard_get(now=timezone.now())
-    assert len(queries) == 6
+    assert len(queries) == 8
     since = local_midnight(day=dashboard.days[0].day)
     assert sum(d.orders for d in dashboard.days) == Order.objects.filter(created_at__gte=since).count()
 

@@ -65,8 +65,10 @@ class _FormParser(HTMLParser):
         if not self.inside or "name" not in attrs and tag != "option":
             return
         if tag == "input" and attrs.get("type") not in ("submit", "button", "image", "reset"):
-            if attrs.get("type") not in ("checkbox", "radio") or "checked" in attrs:
-                self.data.setdefault(attrs["name"], []).append(attrs.get("value", "on"))
+            checkable = attrs.get("type") in ("checkbox", "radio")
+            if not checkable or "checked" in attrs:
+                # A browser sends "on" for a checked box without a value, "" for an empty text input.
+                self.data.setdefault(attrs["name"], []).append(attrs.get("value", "on" if checkable else ""))
         elif tag == "select":
             self._select = attrs["name"]
         elif tag == "option" and self._select and "selected" in attrs:

@@ -15,10 +15,11 @@ from smmpanel.tests.admin_helpers import operator
 pytestmark = pytest.mark.django_db
 
 # name → (list, a filter, its queries as measured for a superuser): session, user, the counts, the
-# rows, the list filters' choices, the date hierarchy, the ledger's totals. Staff load their
+# rows, the list filters' choices (orders: services, resellers, providers), the date hierarchy,
+# the ledger's totals. Staff load their
 # permissions on top (user and group permissions).
 LISTS = {
-    "orders": (reverse("admin:orders_order_changelist"), {"status__exact": "Pending"}, 9),
+    "orders": (reverse("admin:orders_order_changelist"), {"status__exact": "Pending"}, 10),
     "accounts": (reverse("admin:accounts_account_changelist"), {"is_active__exact": "1"}, 5),
     "ledger": (reverse("admin:accounts_ledgerentry_changelist"), {"kind__exact": "charge"}, 9),
 }
