@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 import requests
 
-from orders.tests.live_processes import Processes, database_url, free_port, wait_for
+from orders.tests.live_processes import Processes, database_url, wait_for
+from smmpanel.tests.gunicorn_server import running_gunicorn
 
 
 @pytest.mark.django_db
@@ -61,32 +62,8 @@ def test_gunicorn_serves_liveness_and_the_api_with_production_settings(transacti
 
     reseller = reseller_with_key("alice", Decimal("100"))
     service = ServiceFactory(rate=Decimal("5"))
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "REDIS_URL", "CACHE_URL", "CELERY_BROKER_URL"}}
-    env.update(
-        DJANGO_SETTINGS_MODULE="smmpanel.settings",
-        SECRET_KEY="a-production-like-secret-key-for-this-test-only",
-        ALLOWED_HOSTS="127.0.0.1",
-        DATABASE_URL=database_url(),
-        CONN_MAX_AGE="0",
-        VAR_DIR=str(tmp_path / "var"),
-    )
-    group = Processes(tmp_path=tmp_path, env=env)
-    try:
-        web = group.spawn("gunicorn", [
-            sys.executable, "-m", "gunicorn", "smmpanel.wsgi", "--bind", f"127.0.0.1:{port}",
-            "--workers", "2", "--limit-request-line", "8190",
-        ])
-        base = f"http://127.0.0.1:{port}"
-
-        def live():
-            assert web.alive(), web.log()
-            try:
-                return requests.get(f"{base}/health/live/", timeout=5)
-            except requests.ConnectionError:
-                return None
-
-        response = wait_for(live, timeout=60, interval=0.2, message="gunicorn")
+    with running_gunicorn(tmp_path, "--workers", "2") as (web, base):
+        response = requests.get(f"{base}/health/live/", timeout=5)
         assert response.status_code == 200 and response.json() == {"status": "ok"}, response.text
 
         answer = requests.post(f"{base}/api/v2", data={
@@ -99,8 +76,6 @@ def test_gunicorn_serves_liveness_and_the_api_with_production_settings(transacti
 
         # DEBUG is off: an unknown host is refused, and no debug page leaks.
         assert requests.get(f"{base}/health/live/", headers={"Host": "evil.example"}, timeout=5).status_code == 400
-    finally:
-        group.stop_all()
     assert not web.alive()
 
 
