@@ -6,7 +6,6 @@ The same limits against a real gunicorn: smmpanel/tests/test_gunicorn_limits.py.
 """
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +14,6 @@ import requests
 
 from catalog.service_types import ServiceType
 from catalog.tests.factories import ServiceFactory
-from orders.models import Order
 from orders.tests.api_helpers import snapshot, typed
 from smmpanel.fields import MAX_LENGTH
 
