@@ -209,6 +209,8 @@ if API_LOG_RETENTION_DAYS < 1 or API_LOG_BUFFER_SIZE < 1:
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's filesystem transport, writing each message atomically (smmpanel/broker.py says why).
+    CELERY_BROKER_TRANSPORT = "smmpanel.broker:Transport"
     for folder in ("queue", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {

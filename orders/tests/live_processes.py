@@ -208,6 +208,8 @@ def _use_broker(app, url: str, transport_options: dict) -> None:
     closed pool"), which silently turned each wake-up after `add` into a warning.
     """
     app.conf.broker_url = url
+    # An explicit transport outranks the URL's scheme: the embedded one only goes with its own URLs.
+    app.conf.broker_transport = "smmpanel.broker:Transport" if url.startswith("filesystem://") else None
     app.conf.broker_transport_options = transport_options
     kombu.pools.reset()
     app._after_fork()  # Celery's own way to forget its connection and producer pools
