@@ -243,6 +243,16 @@ if FULFILLMENT_MINUTE_SECONDS <= 0:
 # times out after an `add` was sent leaves the order on hold (needs_checking), never re-sent.
 PROVIDER_CONNECT_TIMEOUT_SECONDS = env.float("PROVIDER_CONNECT_TIMEOUT_SECONDS", default=5.0)
 PROVIDER_READ_TIMEOUT_SECONDS = env.float("PROVIDER_READ_TIMEOUT_SECONDS", default=30.0)
+# How often beat polls providers for the status of forwarded orders, and how many orders of one
+# provider a run asks about (in calls of 100 ids), least recently checked first.
+PROVIDER_POLL_SECONDS = env.float("PROVIDER_POLL_SECONDS", default=30.0)
+PROVIDER_POLL_MAX_ORDERS = env.int("PROVIDER_POLL_MAX_ORDERS", default=5000)
+# After a failed submission that never reached the provider, the next try waits a tick, doubling
+# with each failure, at most this long.
+PROVIDER_RETRY_MAX_SECONDS = env.float("PROVIDER_RETRY_MAX_SECONDS", default=300.0)
+# A submission claimed longer ago than this without an answer recorded (its worker died) is held
+# needs_checking. Longer than any `add` call can last (both timeouts) plus the task's time limit.
+PROVIDER_SUBMIT_GRACE_SECONDS = env.float("PROVIDER_SUBMIT_GRACE_SECONDS", default=180.0)
 
 CELERY_BEAT_SCHEDULE = {
     "fulfillment-tick": {
@@ -250,6 +260,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": FULFILLMENT_TICK_SECONDS,
         # A tick that could not start in time is dropped: the next one covers its work.
         "options": {"expires": FULFILLMENT_TICK_SECONDS},
+    },
+    "providers-poll": {
+        "task": "providers.tasks.providers_poll",
+        "schedule": PROVIDER_POLL_SECONDS,
+        "options": {"expires": PROVIDER_POLL_SECONDS},
     },
 }
 
