@@ -87,18 +87,18 @@ def test_b_out_of_funds_holds_the_order_on_a_until_an_operator_resends_it(live_p
     p = live_panels
     link = "https://instagram.com/e2e_funds"
     before_on_b = a_balance_on_b(p)
-    order_id = place(p, "pricey", link, 5000)  # 500.00 at B, more than A has there
+    order_id = place(p, "pricey", link, 1500)  # 150.00 at B, more than A has there
     wait_for(lambda: p.a.order(order_id)["hold_reason"] == "provider_out_of_funds", timeout=60, message="the hold")
     assert status_on_a(p, order_id)["status"] == "Pending"
     assert p.a.order(order_id)["provider_submitted_at"] is None
-    assert p.a.ledger(order_id) == [("charge", Decimal("-625.00000"))]  # charged once, nothing refunded
+    assert p.a.ledger(order_id) == [("charge", Decimal("-187.50000"))]  # charged once, nothing refunded
     assert orders_on_b(p, link) == 0 and a_balance_on_b(p) == before_on_b
     # The operator tops A up at B, then resends the order: it is submitted once more, and once.
-    p.b.manage("add_funds", "panel_a", "500")
+    p.b.manage("add_funds", "panel_a", "100")
     p.a.shell(f"from orders.services import order_resend; order_resend(order_id={order_id}, actor='operator:e2e'); print(1)")
     wait_for(lambda: status_on_a(p, order_id)["status"] == "Completed", timeout=60, interval=0.25, message="Completed")
     assert orders_on_b(p, link) == 1
-    assert p.a.ledger(order_id) == [("charge", Decimal("-625.00000"))]
+    assert p.a.ledger(order_id) == [("charge", Decimal("-187.50000"))]
     money_checks(p)
 
 
