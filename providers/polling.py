@@ -13,8 +13,8 @@ call of up to 100 ids, outside any transaction:
    before orders; refunds through the ledger, whose unique constraint makes a second refund of an
    order impossible), one statement per (from, to) pair.
 
-An order the provider does not know (`Order not found`) or reports as failed is held
-`needs_checking` for an operator.
+An order the provider does not know (`Order not found`), reports as failed, or reports Partial
+without saying how much remains is held `needs_checking` for an operator.
 """
 from __future__ import annotations
 
@@ -94,8 +94,10 @@ def _apply(*, provider: Provider, batch: list[tuple[int, str]], answers: dict[st
         upstream = answers.get(upstream_id)
         if upstream is None:  # left out of the answer: ask again next time
             continue
-        if upstream.error or upstream.failed:
-            what = upstream.error or f"status {upstream.raw_status}"
+        # A Partial without remains cannot say what to refund: an operator asks the provider.
+        unclear_partial = upstream.status == S.PARTIAL and upstream.remains is None
+        if upstream.error or upstream.failed or unclear_partial:
+            what = upstream.error or f"status {upstream.raw_status}" + (" without remains" if unclear_partial else "")
             counts["held"] += order_hold(
                 order_id=pk, hold_reason=HoldReason.NEEDS_CHECKING, actor=actor,
                 reason=f"provider says about #{upstream_id}: {what}"[:490],

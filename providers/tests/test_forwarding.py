@@ -203,3 +203,28 @@ def test_a_cancel_while_the_add_is_on_its_way_is_refused(panel, buyer, resold):
     with pytest.raises(OrderNotCancelable):
         order_cancel(account=buyer, order_id=order.pk, actor="api:buyer")
     assert OrderEvent.objects.filter(order_id=order.pk).count() == 1
+
+
+def test_workers_racing_for_one_order_submit_it_once(panel, buyer, resold):
+    import threading
+
+    from django.db import connection
+
+    panel.reply("add", Reply(json={"order": 808}, delay=0.3))
+    order = place(buyer, resold)
+    results: list[str] = []
+
+    def worker():
+        try:
+            results.append(order_forward(order_id=order.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == ["placed", "skipped", "skipped", "skipped"]
+    assert len(panel.calls("add")) == 1
+    assert Order.objects.get(pk=order.pk).provider_order_id == "808"

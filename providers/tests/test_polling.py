@@ -93,12 +93,16 @@ def test_order_not_found_is_held_and_a_failing_provider_changes_nothing(panel, b
     provider.refresh_from_db()
     assert provider.consecutive_failures == 1
     assert Order.objects.get(pk=fine.pk).provider_checked_at is None
-    panel.reply("status", answer(_15={"error": "Order not found"}, _16={"status": "Pending"}))
+    unclear = forwarded(panel, buyer, resold, upstream_id=17, link="https://instagram.com/unclear")
+    panel.reply("status", answer(_15={"error": "Order not found"}, _16={"status": "Pending"}, _17={"status": "Partial"}))
     providers_poll()
     lost.refresh_from_db()
     fine.refresh_from_db()
+    unclear.refresh_from_db()
     assert (lost.status, lost.hold_reason) == (OrderStatus.PROCESSING, HoldReason.NEEDS_CHECKING)
     assert (fine.status, fine.hold_reason, fine.provider_status) == (OrderStatus.PROCESSING, "", "Pending")
+    assert (unclear.status, unclear.hold_reason) == (OrderStatus.PROCESSING, HoldReason.NEEDS_CHECKING)
+    assert refunds_of(unclear.pk) == []
 
 
 @override_settings(PROVIDER_POLL_MAX_ORDERS=150)
