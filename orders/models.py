@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 
 class OrderStatus(models.TextChoices):
@@ -67,6 +67,9 @@ class Order(models.Model):
     # A reseller's cancel of an order already handed to the provider: passed on, and the order is
     # canceled (and refunded) only when polling sees the provider's Canceled. Set once.
     provider_cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    provider_cancel_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the provider accepted the passed-on cancel."
+    )
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -104,6 +107,14 @@ class Order(models.Model):
                 fields=["provider", "status", "hold_reason", "id"],
                 condition=Q(provider__isnull=False),
                 name="order_provider_poll_idx",
+            ),
+            # Polling asks about each provider's orders in flight, least recently checked first
+            # (never checked first): this index hands them out in that order, however many
+            # finished orders the provider has.
+            models.Index(
+                F("provider"), F("provider_checked_at").asc(nulls_first=True), F("id"),
+                condition=Q(provider_order_id__isnull=False, hold_reason="", status__in=["Processing", "In progress"]),
+                name="order_provider_due_poll_idx",
             ),
         ]
 

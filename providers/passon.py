@@ -3,7 +3,9 @@
 As everywhere with providers: read, commit, call the provider outside any transaction, record.
 
 - Cancel: the reseller's cancel only marks the order (`provider_cancel_requested_at`, see
-  orders.services.canceling); `order_cancel_pass_on` sends it. Accepted means asked: the order
+  orders.services.canceling); `order_cancel_pass_on` sends it (a task after commit) and marks
+  the provider's acceptance (`provider_cancel_sent_at`); `cancels_resend` sends again the ones
+  not accepted after a while. Accepted means asked: the order
   becomes Canceled, and is refunded, when polling sees the provider's Canceled.
 - Refill: the local Refill is claimed (`provider_submitted_at`, a conditional UPDATE), sent, and
   the provider's refill id stored; `refills_poll` mirrors its status through the refill table.
@@ -27,6 +29,8 @@ from providers.services import provider_health_record
 
 RUNNING = (RefillStatus.PENDING, RefillStatus.IN_PROGRESS)
 REFILL_POLL_LIMIT = 100  # refill_status is one call per refill
+CANCEL_RESEND_AFTER = timedelta(minutes=5)  # longer than the cancel task's own retries take
+CANCEL_RESEND_LIMIT = 100
 REASON_LENGTH = Refill._meta.get_field("reason").max_length
 
 
@@ -63,7 +67,10 @@ def order_cancel_pass_on(*, order_id: int) -> str:
     accepted = answer is not None and answer.accepted
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order_id)
-        if not accepted:
+        if accepted:
+            locked.provider_cancel_sent_at = timezone.now()
+            locked.save(update_fields=["provider_cancel_sent_at", "updated_at"])
+        elif locked.provider_cancel_sent_at is None:  # a repeat refused after an accepted one changes nothing
             locked.provider_cancel_requested_at = None
             locked.save(update_fields=["provider_cancel_requested_at", "updated_at"])
         OrderEvent.objects.create(
@@ -72,6 +79,25 @@ def order_cancel_pass_on(*, order_id: int) -> str:
                     else f"provider refused the cancel: {error or 'no reason given'}")[:500],
         )
     return "accepted" if accepted else "refused"
+
+
+def cancels_resend(*, now: datetime | None = None) -> dict[str, int]:
+    """Send again the requested cancels the provider has not accepted yet — their task was lost
+    with the broker, or gave up while the provider was down. Asking twice is harmless: a provider
+    that already cancels answers so, or refuses, which changes nothing once one was accepted."""
+    _outside_transactions()
+    now = now or timezone.now()
+    counts: Counter = Counter()
+    due = Order.objects.filter(
+        provider_cancel_requested_at__lt=now - CANCEL_RESEND_AFTER, provider_cancel_sent_at__isnull=True,
+        provider_order_id__isnull=False, status__in=ACTIVE_STATUSES,
+    ).order_by("provider_cancel_requested_at").values_list("pk", flat=True)[:CANCEL_RESEND_LIMIT]
+    for order_id in list(due):
+        try:
+            counts[f"cancels_{order_cancel_pass_on(order_id=order_id)}"] += 1
+        except ProviderTemporaryError:
+            counts["cancel_errors"] += 1
+    return dict(+counts)
 
 
 def refill_forward(*, refill_id: int, now: datetime | None = None) -> str:

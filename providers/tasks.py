@@ -18,6 +18,7 @@ CANCEL_RETRIES = 5
 def providers_poll() -> dict[str, int]:
     counts = polling.providers_poll()
     counts.update(passon.refills_poll())
+    counts.update(passon.cancels_resend())
     return counts
 
 

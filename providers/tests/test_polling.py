@@ -162,3 +162,20 @@ def test_a_refill_is_passed_on_and_mirrored(panel, buyer, resold):
     passon.refills_poll()
     refill.refresh_from_db()
     assert (refill.status, refill.provider_refill_id) == (RefillStatus.COMPLETED, "7")
+
+
+def test_a_cancel_whose_task_was_lost_is_sent_again_until_accepted(panel, buyer, resold):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    order = forwarded(panel, buyer, resold, upstream_id=23)
+    order_cancel(account=buyer, order_id=order.pk, actor="api:buyer")  # its task never ran
+    later = timezone.now() + timedelta(minutes=10)
+    assert passon.cancels_resend() == {}  # not yet: its own task may still be retrying
+    panel.reply("cancel", {"error": "Too many requests"}, [{"order": 23, "cancel": 1}])
+    assert passon.cancels_resend(now=later) == {"cancel_errors": 1}
+    assert passon.cancels_resend(now=later) == {"cancels_accepted": 1}
+    assert passon.cancels_resend(now=later) == {}  # accepted: not again
+    order.refresh_from_db()
+    assert order.provider_cancel_sent_at is not None and len(panel.calls("cancel")) == 2
