@@ -220,6 +220,9 @@ def _lock_unresolved(order_id: int) -> Order:
         raise OrderNotFound()
     if order.provider_id is None or order.provider_order_id or order.status != OrderStatus.PENDING:
         raise DomainError("Only a Pending provider order without a provider order id can be resolved this way")
+    if not order.hold_reason:
+        # Without a hold its `add` may be on its way right now: only a held order is the operator's.
+        raise DomainError("Only an order on hold can be resolved this way")
     return order
 
 

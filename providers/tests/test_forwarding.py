@@ -228,3 +228,16 @@ def test_workers_racing_for_one_order_submit_it_once(panel, buyer, resold):
     assert sorted(results) == ["placed", "skipped", "skipped", "skipped"]
     assert len(panel.calls("add")) == 1
     assert Order.objects.get(pk=order.pk).provider_order_id == "808"
+
+
+def test_an_order_being_submitted_is_not_the_operators_to_resolve(panel, buyer, resold):
+    order = place(buyer, resold)
+    Order.objects.filter(pk=order.pk).update(provider_submitted_at=timezone.now())  # `add` on its way
+    for resolve in (
+        lambda: order_forward_not_placed(order_id=order.pk, actor="operator:op"),
+        lambda: order_forward_confirm(order_id=order.pk, provider_order_id="1", actor="operator:op"),
+    ):
+        with pytest.raises(DomainError, match="Only an order on hold"):
+            resolve()
+    order.refresh_from_db()
+    assert order.provider_submitted_at is not None and order.provider_order_id is None
