@@ -241,3 +241,17 @@ def test_an_order_being_submitted_is_not_the_operators_to_resolve(panel, buyer, 
             resolve()
     order.refresh_from_db()
     assert order.provider_submitted_at is not None and order.provider_order_id is None
+
+
+def test_the_tick_leaves_forwarded_orders_in_flight_to_polling(panel, buyer, resold):
+    panel.reply("add", {"order": 64})
+    order = place(buyer, resold)
+    order_forward(order_id=order.pk)
+    in_progress = place(buyer, resold, link="https://instagram.com/started")
+    panel.reply("add", {"order": 65})
+    order_forward(order_id=in_progress.pk)
+    Order.objects.filter(pk=in_progress.pk).update(status=OrderStatus.IN_PROGRESS, remains=700)
+    moved = engine.tick(now=timezone.now() + timedelta(hours=1))
+    assert (moved.get("started", 0), moved.get("advanced", 0), moved.get("completed", 0)) == (0, 0, 0)
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PROCESSING
+    assert Order.objects.filter(pk=in_progress.pk).values_list("status", "remains").get() == (OrderStatus.IN_PROGRESS, 700)
