@@ -194,7 +194,8 @@ from catalog.models import Category, Service
 category = Category.objects.create(name="Instagram", platform="instagram")
 common = dict(category=category, type="Default", min_quantity=100, max_quantity=10000, cancel=True, refill=True)
 ids = {
-    "fast": Service.objects.create(name="Followers fast", rate=Decimal("4"), speed_per_minute=250, **common).pk,
+    "fast": Service.objects.create(name="Followers fast", rate=Decimal("4"), speed_per_minute=250, drop_percent=10,
+                                   **common).pk,
     "short": Service.objects.create(name="Followers short", rate=Decimal("4"), speed_per_minute=600,
                                     shortfall_percent=100, **common).pk,
     "slow": Service.objects.create(name="Followers later", rate=Decimal("4"), start_delay_seconds=3600, **common).pk,

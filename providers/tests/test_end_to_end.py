@@ -66,6 +66,13 @@ def test_an_order_placed_on_a_is_fulfilled_by_b_and_a_mirrors_it(live_panels):
     assert p.a.ledger(order_id) == [("charge", Decimal("-5.00000"))]
     assert p.b.ledger(int(upstream_id)) == [("charge", Decimal("-4.00000"))]
     assert orders_on_b(p, "https://instagram.com/e2e_complete") == 1
+    # A refill on A is passed on to B, which re-delivers what dropped (10 %); A mirrors its status.
+    refill_id = p.a.api(p.reseller_key, "refill", order=order_id)["refill"]
+    wait_for(lambda: p.a.api(p.reseller_key, "refill_status", refill=refill_id)["status"] == "Completed",
+             timeout=60, interval=0.25, message="A's refill to complete")
+    [(upstream_refill,)] = p.a.rows("SELECT provider_refill_id FROM orders_refill WHERE id = %s", refill_id)
+    assert p.b.api(p.a_key_on_b, "refill_status", refill=upstream_refill) == {"status": "Completed"}
+    assert p.b.rows("SELECT quantity FROM orders_refill WHERE id = %s", int(upstream_refill)) == [(100,)]
     money_checks(p)
 
 
