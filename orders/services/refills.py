@@ -75,7 +75,7 @@ def refills_advance(*, now: datetime | None = None) -> Counter:
     now = now or timezone.now()
     counts: Counter = Counter()
     with transaction.atomic():
-        # Refills of provider-backed orders mirror the provider's refill (providers.polling).
+        # Refills of provider-backed orders mirror the provider's refill (providers.passon).
         simulated = Refill.objects.filter(order__provider__isnull=True)
         pending = simulated.filter(status=RefillStatus.PENDING)
         counts["refills_rejected"] = _move(
