@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Q
 
 
 class OrderStatus(models.TextChoices):
@@ -108,11 +108,12 @@ class Order(models.Model):
                 condition=Q(provider__isnull=False),
                 name="order_provider_poll_idx",
             ),
-            # Polling asks about each provider's orders in flight, least recently checked first
-            # (never checked first): this index hands them out in that order, however many
-            # finished orders the provider has.
+            # Polling asks about each provider's orders in flight, least recently checked first:
+            # this index hands them out in that order, however many finished orders the provider
+            # has. (Forwarding sets provider_checked_at when the provider accepts an order, so
+            # polled orders have no NULL there; SQLite cannot index NULLS FIRST.)
             models.Index(
-                F("provider"), F("provider_checked_at").asc(nulls_first=True), F("id"),
+                fields=["provider", "provider_checked_at", "id"],
                 condition=Q(provider_order_id__isnull=False, hold_reason="", status__in=["Processing", "In progress"]),
                 name="order_provider_due_poll_idx",
             ),

@@ -129,7 +129,9 @@ def _record_placed(*, order_id: int, provider: Provider, upstream_id: str) -> st
         with transaction.atomic():
             order = Order.objects.select_for_update().get(pk=order_id)
             order.provider_order_id, order.provider_failures, order.provider_retry_at = upstream_id, 0, None
-            fields = ["provider_order_id", "provider_failures", "provider_retry_at"]
+            # Its acceptance counts as the first check: polling walks orders by this, never NULL.
+            order.provider_checked_at = timezone.now()
+            fields = ["provider_order_id", "provider_failures", "provider_retry_at", "provider_checked_at"]
             # The sweep may have held it meanwhile (a slow answer): now we know, so the hold goes.
             if order.status == OrderStatus.PENDING and order.hold_reason in ("", HoldReason.NEEDS_CHECKING):
                 order.hold_reason = ""
@@ -237,10 +239,11 @@ def order_forward_confirm(*, order_id: int, provider_order_id: str, actor: str) 
             order = _lock_unresolved(order_id)
             order.provider_order_id, order.hold_reason = provider_order_id, ""
             order.provider_submitted_at = order.provider_submitted_at or timezone.now()
+            order.provider_checked_at = timezone.now()
             return apply_transition(
                 order=order, new_status=OrderStatus.PROCESSING, actor=actor,
                 reason=f"confirmed at the provider as #{provider_order_id}",
-                also_save=["provider_order_id", "hold_reason", "provider_submitted_at"],
+                also_save=["provider_order_id", "hold_reason", "provider_submitted_at", "provider_checked_at"],
             )
     except IntegrityError:
         raise DomainError(f"Another order already has the provider order id {provider_order_id}") from None

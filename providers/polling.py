@@ -24,7 +24,6 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from orders.models import HoldReason, Order, OrderStatus
@@ -129,7 +128,8 @@ def provider_poll(*, provider: Provider, limit: int, now: datetime | None = None
         Order.objects.filter(
             provider=provider, status__in=POLLED, hold_reason="", provider_order_id__isnull=False
         )
-        .order_by(F("provider_checked_at").asc(nulls_first=True), "pk")
+        # provider_checked_at is set when the provider accepts an order (order_provider_due_poll_idx)
+        .order_by("provider_checked_at", "pk")
         .values_list("pk", "provider_order_id")[:limit]
     )
     client = client_for(provider)
