@@ -114,7 +114,7 @@ def _apply(*, provider: Provider, batch: list[tuple[int, str]], answers: dict[st
             order_ids=ids, old_status=old, new_status=new, actor=actor, now=now,
             reason=f"provider reports {new}" if new != S.PARTIAL or old == S.PROCESSING else "provider reports it ended short",
         )
-        counts[new] += len(moved)
+        counts[str(new)] += len(moved)
     return counts
 
 
