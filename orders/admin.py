@@ -86,7 +86,9 @@ class OrderAdmin(admin.ModelAdmin):
     search_help_text = "Order ids (one, or several separated by commas or spaces), a reseller's username, or part of a link."
     date_hierarchy = "created_at"
     inlines = [OrderEventInline, LedgerEntryInline]
-    actions = ["cancel_and_refund", "mark_partial", "mark_completed", "resend"]
+    actions = [
+        "cancel_and_refund", "mark_partial", "mark_completed", "resend", "forward_confirm", "forward_not_placed",
+    ]
     list_per_page = 100
 
     def get_search_results(self, request, queryset, search_term):
@@ -189,6 +191,35 @@ class OrderAdmin(admin.ModelAdmin):
             {**self.admin_site.each_context(request), "title": "Mark partial", "form": form,
              "objects": queryset, "action": "mark_partial", "opts": self.model._meta},
         )
+
+    @admin.action(description="Provider: found there (asks its order id)", permissions=["operate"])
+    def forward_confirm(self, request, queryset):
+        """A held order found at its provider: keep the provider's id; polling takes over."""
+        from providers.forms import ProviderOrderIdForm
+        from providers.forwarding import order_forward_confirm
+
+        if queryset.count() != 1:
+            self.message_user(request, "Select one order: each has its own provider order id.", messages.WARNING)
+            return None
+        form = ProviderOrderIdForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            upstream_id = form.cleaned_data["provider_order_id"]
+            self._each(request, queryset, "Confirmed at the provider",
+                       lambda pk, actor: order_forward_confirm(order_id=pk, provider_order_id=upstream_id, actor=actor))
+            return None
+        return TemplateResponse(
+            request,
+            "admin/action_form.html",
+            {**self.admin_site.each_context(request), "title": "Found at the provider", "form": form,
+             "objects": queryset, "action": "forward_confirm", "opts": self.model._meta},
+        )
+
+    @admin.action(description="Provider: not placed there (submit again)", permissions=["operate"])
+    def forward_not_placed(self, request, queryset):
+        from providers.forwarding import order_forward_not_placed
+
+        self._each(request, queryset, "Not placed at the provider, to be submitted again",
+                   lambda pk, actor: order_forward_not_placed(order_id=pk, actor=actor))
 
 
 # Refills are part of their orders: whoever sees orders sees them (the roles grant no refill

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from orders.models import FulfillmentTick, Order, OrderStatus
@@ -22,6 +22,8 @@ from orders.services import orders_move
 from orders.services.refills import refills_advance
 from orders.sql import AdvancedBatch, advance_batch_returning, remains_at
 from orders.wakeups import wake_now
+from providers.forwarding import forwarding_sweep_stale
+from providers.models import Provider
 
 logger = logging.getLogger(__name__)
 ACTOR = "worker"
@@ -29,20 +31,34 @@ RESEND_LIMIT = 1000  # lost wake-ups re-sent per tick
 
 
 def _due_ids(status: str, **filters) -> list[int]:
+    # Simulated orders only: provider-backed ones move when polling mirrors the provider.
     return list(
-        Order.objects.filter(status=status, hold_reason="", **filters)
+        Order.objects.filter(status=status, hold_reason="", provider__isnull=True, **filters)
         .order_by("pk")
         .values_list("pk", flat=True)[: settings.FULFILLMENT_BATCH_SIZE]
     )
 
 
 def resend_lost_wakeups(*, now: datetime) -> int:
-    """Pending orders nobody picked up within a tick interval get their wake-up again."""
+    """Pending orders nobody picked up within a tick interval get their wake-up again: simulated
+    ones, and provider-backed ones due for forwarding (not claimed, past any retry backoff, their
+    provider active — an inactive provider's orders wait without a wake-up every tick)."""
     stale_before = now - timedelta(seconds=settings.FULFILLMENT_TICK_SECONDS)
+    # A subquery, not a join: FOR UPDATE cannot lock the nullable side of an outer join.
+    active_providers = (
+        Provider.objects.filter(is_active=True)
+        .filter(Q(currency=settings.PANEL_CURRENCY) | Q(exchange_rate__isnull=False))
+        .values("pk")
+    )
+    forwardable = (
+        Q(provider_id__in=active_providers, provider_submitted_at__isnull=True)
+        & (Q(provider_retry_at__isnull=True) | Q(provider_retry_at__lte=now))
+    )
     with transaction.atomic():
         ids = list(
             Order.objects.select_for_update(skip_locked=True)
             .filter(status=OrderStatus.PENDING, hold_reason="", updated_at__lt=stale_before)
+            .filter(Q(provider__isnull=True) | forwardable)
             .order_by("pk")
             .values_list("pk", flat=True)[:RESEND_LIMIT]
         )
@@ -73,7 +89,7 @@ def _advance_batch_portable(*, now: datetime, after_pk: int, limit: int) -> Adva
     transaction holds the database's write lock, and select_for_update is a no-op)."""
     ids = list(
         Order.objects.select_for_update(skip_locked=True)
-        .filter(status=OrderStatus.IN_PROGRESS, hold_reason="", pk__gt=after_pk)
+        .filter(status=OrderStatus.IN_PROGRESS, hold_reason="", provider__isnull=True, pk__gt=after_pk)
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]
     )
@@ -143,6 +159,7 @@ def tick(*, now: datetime | None = None) -> dict[str, int]:
     deadline = began + settings.FULFILLMENT_TICK_BUDGET_SECONDS
     moved: Counter = Counter()
     moved["wakeups_resent"] = resend_lost_wakeups(now=now)
+    moved["forwards_held"] = forwarding_sweep_stale(now=now)
     moved["started"] = start_due_deliveries(now=now, deadline=deadline)
     moved.update(advance_deliveries(now=now, deadline=deadline))
     moved.update(refills_advance(now=now))

@@ -60,6 +60,16 @@ class Order(models.Model):
     provider_status = models.CharField(max_length=40, blank=True, help_text="The provider's last status, verbatim.")
     provider_submitted_at = models.DateTimeField(null=True, blank=True)
     provider_checked_at = models.DateTimeField(null=True, blank=True)
+    # Forwarding retries: a temporary failure (nothing reached the provider) counts here and the
+    # next try waits until provider_retry_at, with a bounded backoff (providers.forwarding).
+    provider_failures = models.PositiveSmallIntegerField(default=0)
+    provider_retry_at = models.DateTimeField(null=True, blank=True)
+    # A reseller's cancel of an order already handed to the provider: passed on, and the order is
+    # canceled (and refunded) only when polling sees the provider's Canceled. Set once.
+    provider_cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    provider_cancel_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the provider accepted the passed-on cancel."
+    )
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -97,6 +107,15 @@ class Order(models.Model):
                 fields=["provider", "status", "hold_reason", "id"],
                 condition=Q(provider__isnull=False),
                 name="order_provider_poll_idx",
+            ),
+            # Polling asks about each provider's orders in flight, least recently checked first:
+            # this index hands them out in that order, however many finished orders the provider
+            # has. (Forwarding sets provider_checked_at when the provider accepts an order, so
+            # polled orders have no NULL there; SQLite cannot index NULLS FIRST.)
+            models.Index(
+                fields=["provider", "provider_checked_at", "id"],
+                condition=Q(provider_order_id__isnull=False, hold_reason="", status__in=["Processing", "In progress"]),
+                name="order_provider_due_poll_idx",
             ),
         ]
 
@@ -150,6 +169,10 @@ class Refill(models.Model):
     sim_speed = models.PositiveIntegerField(default=1, help_text="Units per minute, from the service.")
     deliver_from = models.DateTimeField(null=True, blank=True)
     reason = models.CharField(max_length=200, blank=True, help_text="Why it was rejected, if it was.")
+    # A provider-backed order's refill is passed on: claimed (submitted_at), then the provider's id.
+    provider_refill_id = models.CharField(max_length=64, null=True, blank=True)
+    provider_submitted_at = models.DateTimeField(null=True, blank=True)
+    provider_checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

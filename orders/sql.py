@@ -101,7 +101,7 @@ def advance_batch_returning(*, now: datetime, after_pk: int, limit: int) -> Adva
             UPDATE {table} SET remains = {remains_sql}, updated_at = %s
              WHERE id = ANY(ARRAY(
                    SELECT id FROM {table}
-                    WHERE status = %s AND hold_reason = '' AND id > %s
+                    WHERE status = %s AND hold_reason = '' AND provider_id IS NULL AND id > %s
                     ORDER BY id LIMIT %s
                       FOR UPDATE SKIP LOCKED))
          RETURNING id, remains <= quantity - sim_limit AS finished, sim_limit >= quantity AS whole

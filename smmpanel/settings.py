@@ -271,6 +271,16 @@ PROVIDER_READ_TIMEOUT_SECONDS = env.float("PROVIDER_READ_TIMEOUT_SECONDS", defau
 PROVIDER_SYNC_SECONDS = env.float("PROVIDER_SYNC_SECONDS", default=900.0)
 if PROVIDER_SYNC_SECONDS <= 0:
     raise ImproperlyConfigured("PROVIDER_SYNC_SECONDS must be above 0")
+# How often beat polls providers for the status of forwarded orders, and how many orders of one
+# provider a run asks about (in calls of 100 ids), least recently checked first.
+PROVIDER_POLL_SECONDS = env.float("PROVIDER_POLL_SECONDS", default=30.0)
+PROVIDER_POLL_MAX_ORDERS = env.int("PROVIDER_POLL_MAX_ORDERS", default=5000)
+# After a failed submission that never reached the provider, the next try waits a tick, doubling
+# with each failure, at most this long.
+PROVIDER_RETRY_MAX_SECONDS = env.float("PROVIDER_RETRY_MAX_SECONDS", default=300.0)
+# A submission claimed longer ago than this without an answer recorded (its worker died) is held
+# needs_checking. Longer than any `add` call can last (both timeouts) plus the task's time limit.
+PROVIDER_SUBMIT_GRACE_SECONDS = env.float("PROVIDER_SUBMIT_GRACE_SECONDS", default=180.0)
 
 CELERY_BEAT_SCHEDULE = {
     "fulfillment-tick": {
@@ -289,6 +299,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "providers.tasks.providers_catalog_sync",
         "schedule": PROVIDER_SYNC_SECONDS,
         "options": {"expires": PROVIDER_SYNC_SECONDS},
+    },
+    "providers-poll": {
+        "task": "providers.tasks.providers_poll",
+        "schedule": PROVIDER_POLL_SECONDS,
+        "options": {"expires": PROVIDER_POLL_SECONDS},
     },
 }
 

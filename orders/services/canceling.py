@@ -4,6 +4,7 @@ runs with the undelivered part refunded; either exactly once."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from orders import simulation
-from orders.models import Order, OrderStatus
+from orders.models import Order, OrderEvent, OrderStatus
 from orders.services.transitions import (
     apply_transition,
     lock_account,
@@ -61,6 +62,33 @@ def _between_runs(order: Order, now: datetime) -> bool:
     )
 
 
+def _pass_on(order: Order, *, actor: str) -> Order:
+    """A forwarded order's cancel is the provider's to do: mark it and send it after commit; the
+    order becomes Canceled (refunded) when polling sees the provider's Canceled. Refused while the
+    `add` is still on its way (no provider id yet: nothing to name) and when asked already."""
+    if (
+        not order.provider_order_id
+        or order.provider_cancel_requested_at is not None
+        or order.status not in RESELLER_CANCELABLE
+        or order.remains != order.quantity
+    ):
+        raise OrderNotCancelable()
+    order.provider_cancel_requested_at = timezone.now()
+    order.save(update_fields=["provider_cancel_requested_at", "updated_at"])
+    OrderEvent.objects.create(
+        order=order, old_status=order.status, new_status=order.status, actor=actor,
+        reason="cancel requested; passed on to the provider",
+    )
+    transaction.on_commit(partial(_send_cancel, order.pk), robust=True)
+    return order
+
+
+def _send_cancel(order_id: int) -> None:
+    from providers.tasks import order_cancel_upstream  # providers import the order services
+
+    order_cancel_upstream.apply_async((order_id,), retry=False)
+
+
 def order_cancel(*, account: Account, order_id: int, actor: str, now: datetime | None = None) -> Order:
     """Cancel an order of this account; locks account, then order. Not started yet: Canceled, the
     whole charge refunded. A drip-feed order between runs: Partial, the remaining runs dropped and
@@ -71,6 +99,9 @@ def order_cancel(*, account: Account, order_id: int, actor: str, now: datetime |
         order = lock_account_order(account_id=account.pk, order_id=order_id)
         if not order.service.cancel or order.hold_reason:
             raise OrderNotCancelable()
+        if order.provider_submitted_at is not None or order.provider_order_id:
+            return _pass_on(order, actor=actor)
+        # A provider order not yet claimed by forwarding is canceled here: the claim needs Pending.
         if order.status in RESELLER_CANCELABLE and order.remains == order.quantity:
             return apply_transition(
                 order=order, new_status=OrderStatus.CANCELED, reason="canceled by reseller", actor=actor

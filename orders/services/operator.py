@@ -7,7 +7,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from orders.models import Order, OrderEvent, OrderStatus
+from orders.models import ACTIVE_STATUSES, Order, OrderEvent, OrderStatus
 from orders.services.canceling import RESELLER_CANCELABLE, remains_now
 from orders.services.transitions import apply_transition, lock_account, order_transition
 from orders.wakeups import wake_after_commit
@@ -29,6 +29,11 @@ def order_operator_cancel(*, order_id: int, actor: str, created_by=None, now: da
             raise OrderNotFound()
         lock_account(account_id)
         order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status in ACTIVE_STATUSES and (order.provider_submitted_at is not None or order.provider_order_id):
+            # Refunding here while the provider goes on delivering (and charging us) would pay twice.
+            raise DomainError(
+                "This order was sent to its provider: cancel it there first, then mark it partial or completed"
+            )
         if order.status in RESELLER_CANCELABLE and order.remains == order.quantity:
             new_status = OrderStatus.CANCELED
         elif order.status in (OrderStatus.PROCESSING, OrderStatus.IN_PROGRESS):
@@ -78,8 +83,15 @@ def order_resend(*, order_id: int, actor: str) -> Order:
             raise OrderNotFound()
         if order.status not in (OrderStatus.PENDING, OrderStatus.PROCESSING):
             raise DomainError(f"Only Pending or Processing orders can be resent, not {order.status}")
+        if order.provider_submitted_at is not None and not order.provider_order_id:
+            # Sent, and no id came back: the provider may have it, and a resend could buy twice.
+            raise DomainError(
+                "This order may have reached its provider: check there, then confirm its provider order id"
+                " or mark it not placed"
+            )
         old_hold, order.hold_reason, order.attempts = order.hold_reason, "", 0
-        order.save(update_fields=["hold_reason", "attempts", "updated_at"])
+        order.provider_failures, order.provider_retry_at = 0, None
+        order.save(update_fields=["hold_reason", "attempts", "provider_failures", "provider_retry_at", "updated_at"])
         OrderEvent.objects.create(
             order=order,
             old_status=order.status,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -37,16 +38,28 @@ def refill_request(*, account: Account, order_id: int) -> Refill:
             raise RefillNotAvailable()
         refilled = order.refills.filter(status=RefillStatus.COMPLETED).aggregate(n=Sum("quantity"))["n"] or 0
         dropped = simulation.dropped_units(delivered=order.quantity - order.remains, drop_percent=service.drop_percent)
+        if order.provider_id is not None and not order.provider_order_id:
+            raise RefillNotAvailable()
         try:
             # The partial unique index on running refills backs up the check above.
-            return Refill.objects.create(
+            refill = Refill.objects.create(
                 order=order,
                 account_id=account.pk,
-                quantity=max(0, dropped - refilled),
+                # A forwarded order's refill is the provider's: it knows what dropped, we do not.
+                quantity=0 if order.provider_id else max(0, dropped - refilled),
                 sim_speed=service.speed_per_minute,
             )
         except IntegrityError as exc:
             raise RefillNotAvailable() from exc
+        if order.provider_id is not None:
+            transaction.on_commit(partial(_send_refill, refill.pk), robust=True)
+        return refill
+
+
+def _send_refill(refill_id: int) -> None:
+    from providers.tasks import refill_forward  # providers import the order services
+
+    refill_forward.apply_async((refill_id,), retry=False)
 
 
 def _move(queryset, *, old: str, new: str, **changes) -> int:
@@ -62,7 +75,9 @@ def refills_advance(*, now: datetime | None = None) -> Counter:
     now = now or timezone.now()
     counts: Counter = Counter()
     with transaction.atomic():
-        pending = Refill.objects.filter(status=RefillStatus.PENDING)
+        # Refills of provider-backed orders mirror the provider's refill (providers.passon).
+        simulated = Refill.objects.filter(order__provider__isnull=True)
+        pending = simulated.filter(status=RefillStatus.PENDING)
         counts["refills_rejected"] = _move(
             pending.filter(quantity=0), old=RefillStatus.PENDING, new=RefillStatus.REJECTED,
             reason="nothing dropped since the order finished", updated_at=now,
@@ -72,7 +87,7 @@ def refills_advance(*, now: datetime | None = None) -> Counter:
         )
         # Done when quantity / speed minutes have passed since it started (the engine's minute).
         minute = Value(float(settings.FULFILLMENT_MINUTE_SECONDS), output_field=FloatField())
-        done = Refill.objects.filter(status=RefillStatus.IN_PROGRESS).alias(
+        done = simulated.filter(status=RefillStatus.IN_PROGRESS).alias(
             finishes_at=Epoch(F("deliver_from")) + F("quantity") * minute / F("sim_speed")
         ).filter(finishes_at__lte=now.timestamp())
         counts["refills_completed"] = _move(

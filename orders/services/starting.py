@@ -22,7 +22,8 @@ def order_start(*, order_id: int, now: datetime | None = None, actor: str = "wor
         order = (
             Order.objects.select_for_update(of=("self",))
             .select_related("service")
-            .filter(pk=order_id, status=OrderStatus.PENDING, hold_reason="")
+            # Provider-backed orders are forwarded (providers.forwarding), never simulated.
+            .filter(pk=order_id, status=OrderStatus.PENDING, hold_reason="", provider__isnull=True)
             .first()
         )
         if order is None:

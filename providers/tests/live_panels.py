@@ -1,0 +1,277 @@
+"""Two live instances of this panel on loopback for the end-to-end tests: panel B is panel A's provider.
+
+Each panel has its own PostgreSQL database (`smmpanel_fwd_<panel>_<pid>`, created and dropped
+here), its own VAR_DIR and its own broker (a private redis-server on a free port: kombu's
+filesystem transport was tried first and its worker died reading a message file while the web
+process was still writing it — "Unrecoverable error: JSONDecodeError"), and real processes: web (runserver), a Celery
+worker and beat. Setup data goes in through the panels' own management commands; assertions read
+the panels' API and, for the money invariants, their databases (psycopg, read-only queries).
+Every process and database is stopped or dropped at the end, also when a test fails.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+
+from orders.tests.live_processes import CELERY, ROOT, PrivateRedis, Process, Processes, free_port, wait_for
+
+PG = "postgres://postgres@127.0.0.1:5432"
+
+
+def _admin_sql(statement: str) -> None:
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(statement)
+
+
+@dataclass
+class LivePanel:
+    name: str
+    root: Path
+    settings: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    web: Process | None = None
+
+    def __post_init__(self):
+        self.redis = PrivateRedis(self.root.parent)
+        self.redis.start()
+        self.db_name = f"smmpanel_fwd_{self.name.lower()}_{os.getpid()}"
+        self.var_dir = self.root / "var"
+        self.var_dir.mkdir(parents=True)
+        inherited = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "CELERY_BROKER_URL", "CACHE_URL"}}
+        self.env = {
+            **inherited,
+            "DJANGO_SETTINGS_MODULE": "smmpanel.settings",
+            "SECRET_KEY": f"e2e-secret-{self.name}",
+            "DEBUG": "false",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "LOG_FORMAT": "text",
+            "DATABASE_URL": f"{PG}/{self.db_name}",
+            "VAR_DIR": str(self.var_dir),
+            "CELERY_BROKER_URL": self.redis.url,
+            "FULFILLMENT_TICK_SECONDS": "1",
+            "PROVIDER_POLL_SECONDS": "1",
+            "PROVIDER_RETRY_MAX_SECONDS": "2",
+            "PROVIDER_CONNECT_TIMEOUT_SECONDS": "2",
+            "PROVIDER_READ_TIMEOUT_SECONDS": "10",
+            **self.settings,
+        }
+        self.processes = Processes(tmp_path=self.root, env=self.env)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v2"
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def create_database(self, setup: str) -> subprocess.Popen:
+        """Create the database, then (in the background) migrate it and run `setup` in the panel's
+        Django: one process, since each start of Django costs seconds on a loaded machine."""
+        _admin_sql(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+        _admin_sql(f'CREATE DATABASE "{self.db_name}"')
+        code = "from django.core.management import call_command\ncall_command('migrate', verbosity=0)\n" + setup
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=self.env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+
+    def spawn_web(self) -> Process:
+        self.web = self.processes.spawn(
+            f"web-{self.name}", [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{self.port}"]
+        )
+        return self.web
+
+    def start_web(self) -> Process:
+        self.spawn_web()
+        self.wait_web()
+        return self.web
+
+    def wait_web(self) -> None:
+        wait_for(self._answers, timeout=60, interval=0.2, message=f"panel {self.name}'s web")
+
+    def stop_web(self) -> None:
+        self.web.stop()
+        self.processes.started.remove(self.web)
+        self.web = None
+
+    def spawn_workers(self) -> list[Process]:
+        """A worker and a beat, started; wait_ready() waits for them (so both panels start at once)."""
+        worker = self.processes.spawn(
+            f"worker-{self.name}",
+            [*CELERY, "worker", "--loglevel", "INFO", "--concurrency", "2", "-n", f"{self.name}@%h",
+             "--without-heartbeat", "--without-gossip", "--without-mingle"],
+        )
+        beat = self.processes.spawn(
+            f"beat-{self.name}", [*CELERY, "beat", "--loglevel", "INFO", "-s", str(self.var_dir / "beat-schedule")]
+        )
+        return [worker, beat]
+
+    @staticmethod
+    def wait_ready(worker: Process, beat: Process) -> None:
+        for process, line in ((worker, "ready."), (beat, "beat: Starting")):
+            wait_for(lambda: line in process.log() or not process.alive(), timeout=60, message=process.name)
+            assert process.alive(), process.log()
+
+    def stop(self) -> None:
+        # SIGTERM to every process first, so their shutdowns overlap; stop() then waits for each.
+        for process in self.processes.started:
+            process.kill_group(signal.SIGTERM)
+        self.processes.stop_all()
+        self.redis.stop()
+        _admin_sql(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+
+    def _answers(self) -> bool:
+        assert self.web.alive(), self.web.log()
+        try:
+            return requests.get(f"http://127.0.0.1:{self.port}/health/live/", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    # --- talking to it -----------------------------------------------------------------------
+
+    def manage(self, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    def shell(self, code: str):
+        """Run Python in the panel's Django (`manage.py shell`); returns what it printed last, as JSON."""
+        return json.loads(self.manage("shell", "-c", code).strip().splitlines()[-1])
+
+    def api(self, key: str, action: str, **fields):
+        response = requests.post(self.api_url, data={"key": key, "action": action, **fields}, timeout=30)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def rows(self, query: str, *params) -> list[tuple]:
+        with psycopg.connect(self.env["DATABASE_URL"]) as conn:
+            return conn.execute(query, params).fetchall()
+
+    def order(self, order_id: int) -> dict:
+        columns = ("status", "hold_reason", "remains", "start_count", "charge", "cost", "provider_order_id",
+                   "provider_submitted_at", "provider_failures", "provider_cancel_requested_at")
+        [row] = self.rows(f"SELECT {', '.join(columns)} FROM orders_order WHERE id = %s", order_id)
+        return dict(zip(columns, row))
+
+    def ledger(self, order_id: int) -> list[tuple[str, Decimal]]:
+        return self.rows("SELECT kind, amount FROM accounts_ledgerentry WHERE order_id = %s ORDER BY id", order_id)
+
+    def assert_money_consistent(self) -> None:
+        """balance == sum(ledger) for every account; at most one charge and one refund per order,
+        the refund never above the charge."""
+        mismatched = self.rows(
+            "SELECT a.id, a.balance, coalesce(sum(l.amount), 0) FROM accounts_account a"
+            " LEFT JOIN accounts_ledgerentry l ON l.account_id = a.id GROUP BY a.id"
+            " HAVING a.balance <> coalesce(sum(l.amount), 0)"
+        )
+        assert mismatched == [], mismatched
+        over = self.rows(
+            "SELECT o.id FROM orders_order o JOIN accounts_ledgerentry l ON l.order_id = o.id"
+            " GROUP BY o.id HAVING count(*) FILTER (WHERE kind = 'charge') <> 1"
+            " OR count(*) FILTER (WHERE kind = 'refund') > 1"
+            " OR coalesce(sum(l.amount) FILTER (WHERE kind = 'refund'), 0) > o.charge"
+        )
+        assert over == [], over
+
+
+B_SETUP = """
+import json
+from decimal import Decimal
+from accounts.services import reseller_create
+from catalog.models import Category, Service
+category = Category.objects.create(name="Instagram", platform="instagram")
+common = dict(category=category, type="Default", min_quantity=100, max_quantity=10000, cancel=True, refill=True)
+ids = {
+    "fast": Service.objects.create(name="Followers fast", rate=Decimal("4"), speed_per_minute=250, drop_percent=10,
+                                   **common).pk,
+    "short": Service.objects.create(name="Followers short", rate=Decimal("4"), speed_per_minute=600,
+                                    shortfall_percent=100, **common).pk,
+    "slow": Service.objects.create(name="Followers later", rate=Decimal("4"), start_delay_seconds=3600, **common).pk,
+    "pricey": Service.objects.create(name="Followers premium", rate=Decimal("100"), **common).pk,
+}
+account, key = reseller_create(username="panel_a", balance=Decimal("100"))
+print(json.dumps({"services": ids, "key": key}))
+"""
+
+# B's ids are known before B exists (a fresh database numbers from 1, in B_SETUP's order), so both
+# panels set up at once; the key A uses at B is set once B has issued it.
+B_SERVICE_IDS = {"fast": 1, "short": 2, "slow": 3, "pricey": 4}
+
+A_SETUP = """
+import json
+from decimal import Decimal
+from accounts.services import reseller_create
+from catalog.models import Category, Service
+from providers.pricing import resale_rate
+from providers.services import provider_create
+provider = provider_create(name="B", api_url={api_url!r}, api_key="set-when-b-has-issued-it", default_markup_percent=Decimal("25"))
+category = Category.objects.create(name="Instagram", platform="instagram")
+ids = {{}}
+for name, (upstream_id, provider_rate) in {upstream!r}.items():
+    provider_rate = Decimal(provider_rate)
+    ids[name] = Service.objects.create(
+        category=category, name=f"Resold {{name}}", type="Default", min_quantity=100, max_quantity=10000,
+        cancel=True, refill=True, provider=provider, provider_service_id=str(upstream_id), provider_rate=provider_rate,
+        rate=resale_rate(provider_rate=provider_rate, exchange_rate=provider.panel_exchange_rate, markup_percent=Decimal(25)),
+    ).pk
+account, key = reseller_create(username="alice", balance=Decimal("1000"))
+print(json.dumps({{"services": ids, "key": key}}))
+"""
+
+
+def _last_json(process: subprocess.Popen):
+    output, errors = process.communicate(timeout=240)
+    assert process.returncode == 0, output + errors
+    return json.loads(output.strip().splitlines()[-1])
+
+
+@dataclass
+class Panels:
+    a: LivePanel
+    b: LivePanel
+    a_services: dict[str, int]  # on A, resold from B
+    b_services: dict[str, int]
+    reseller_key: str  # alice, a reseller on A
+    a_key_on_b: str  # A's own account on B
+
+
+@pytest.fixture(scope="module")
+def live_panels(tmp_path_factory) -> Iterator[Panels]:
+    """Panel B (fast simulated services; a reseller account for A with 100) and panel A (provider B,
+    B's services resold with a 25 % markup — created as catalog rows here, since the import
+    service is not on this branch; reseller alice with 1000), each with web, worker and beat."""
+    root = tmp_path_factory.mktemp("panels")
+    b = a = None
+    try:
+        b = LivePanel("B", root / "b", settings={"FULFILLMENT_MINUTE_SECONDS": "1"})
+        a = LivePanel("A", root / "a")
+        upstream = {name: (pk, "100" if name == "pricey" else "4") for name, pk in B_SERVICE_IDS.items()}
+        setups = [b.create_database(B_SETUP), a.create_database(A_SETUP.format(api_url=b.api_url, upstream=upstream))]
+        on_b, on_a = (_last_json(setup) for setup in setups)
+        assert on_b["services"] == B_SERVICE_IDS, on_b
+        with psycopg.connect(a.env["DATABASE_URL"]) as conn:
+            conn.execute("UPDATE providers_provider SET api_key = %s WHERE name = 'B'", [on_b["key"]])
+        ready = [b.spawn_workers(), a.spawn_workers()]
+        b.spawn_web()
+        a.spawn_web()
+        b.wait_web()
+        a.wait_web()
+        for processes in ready:
+            LivePanel.wait_ready(*processes)
+        yield Panels(a, b, on_a["services"], on_b["services"], on_a["key"], on_b["key"])
+    finally:
+        for panel in (a, b):
+            if panel is not None:
+                panel.stop()
