@@ -213,21 +213,8 @@ A_SETUP = """
 import json
 from decimal import Decimal
 from accounts.services import reseller_create
-from catalog.models import Category, Service
-from providers.pricing import resale_rate
-from providers.services import provider_create
-provider = provider_create(name="B", api_url={api_url!r}, api_key="set-when-b-has-issued-it", default_markup_percent=Decimal("25"))
-category = Category.objects.create(name="Instagram", platform="instagram")
-ids = {{}}
-for name, (upstream_id, provider_rate) in {upstream!r}.items():
-    provider_rate = Decimal(provider_rate)
-    ids[name] = Service.objects.create(
-        category=category, name=f"Resold {{name}}", type="Default", min_quantity=100, max_quantity=10000,
-        cancel=True, refill=True, provider=provider, provider_service_id=str(upstream_id), provider_rate=provider_rate,
-        rate=resale_rate(provider_rate=provider_rate, exchange_rate=provider.panel_exchange_rate, markup_percent=Decimal(25)),
-    ).pk
 account, key = reseller_create(username="alice", balance=Decimal("1000"))
-print(json.dumps({{"services": ids, "key": key}}))
+print(json.dumps({"key": key}))
 """
 
 
@@ -249,28 +236,36 @@ class Panels:
 
 @pytest.fixture(scope="module")
 def live_panels(tmp_path_factory) -> Iterator[Panels]:
-    """Panel B (fast simulated services; a reseller account for A with 100) and panel A (provider B,
-    B's services resold with a 25 % markup — created as catalog rows here, since the import
-    service is not on this branch; reseller alice with 1000), each with web, worker and beat."""
+    """Panel B (fast simulated services; a reseller account for A with 100) and panel A (reseller
+    alice with 1000; provider B added and B's services imported with a 25 % markup by the
+    operator commands, as a script would), each with web, worker and beat."""
     root = tmp_path_factory.mktemp("panels")
     b = a = None
     try:
         b = LivePanel("B", root / "b", settings={"FULFILLMENT_MINUTE_SECONDS": "1"})
         a = LivePanel("A", root / "a")
-        upstream = {name: (pk, "100" if name == "pricey" else "4") for name, pk in B_SERVICE_IDS.items()}
-        setups = [b.create_database(B_SETUP), a.create_database(A_SETUP.format(api_url=b.api_url, upstream=upstream))]
+        setups = [b.create_database(B_SETUP), a.create_database(A_SETUP)]
         on_b, on_a = (_last_json(setup) for setup in setups)
         assert on_b["services"] == B_SERVICE_IDS, on_b
-        with psycopg.connect(a.env["DATABASE_URL"]) as conn:
-            conn.execute("UPDATE providers_provider SET api_key = %s WHERE name = 'B'", [on_b["key"]])
         ready = [b.spawn_workers(), a.spawn_workers()]
         b.spawn_web()
         a.spawn_web()
         b.wait_web()
+        # The operator's scripted setup on A, against B's live API.
+        provider_id = a.manage("provider_add", "B", b.api_url, on_b["key"], "--markup", "25").strip().splitlines()[-1]
+        assert provider_id.isdigit() and on_b["key"] not in a.manage("provider_import", "B", *map(str, B_SERVICE_IDS.values()))
+        imported = dict(a.rows("SELECT provider_service_id, id FROM catalog_service WHERE provider_id = %s", int(provider_id)))
+        a_services = {name: imported[str(upstream_id)] for name, upstream_id in B_SERVICE_IDS.items()}
+        rates = dict(a.rows("SELECT id, rate FROM catalog_service WHERE provider_id = %s", int(provider_id)))
+        # B's rates (4 and 100 per 1000) with the 25 % markup, exact to 6 places.
+        assert {name: rates[pk] for name, pk in a_services.items()} == {
+            "fast": Decimal("5.000000"), "short": Decimal("5.000000"), "slow": Decimal("5.000000"),
+            "pricey": Decimal("125.000000"),
+        }
         a.wait_web()
         for processes in ready:
             LivePanel.wait_ready(*processes)
-        yield Panels(a, b, on_a["services"], on_b["services"], on_a["key"], on_b["key"])
+        yield Panels(a, b, a_services, on_b["services"], on_a["key"], on_b["key"])
     finally:
         for panel in (a, b):
             if panel is not None:
