@@ -1,12 +1,11 @@
 """Two live instances of this panel on loopback for the end-to-end tests: panel B is panel A's provider.
 
-Each panel has its own PostgreSQL database (`smmpanel_fwd_<panel>_<pid>`, created and dropped
-here), its own VAR_DIR and its own broker (a private redis-server on a free port: kombu's
-filesystem transport was tried first and its worker died reading a message file while the web
-process was still writing it — "Unrecoverable error: JSONDecodeError"), and real processes: web (runserver), a Celery
-worker and beat. Setup data goes in through the panels' own management commands; assertions read
-the panels' API and, for the money invariants, their databases (psycopg, read-only queries).
-Every process and database is stopped or dropped at the end, also when a test fails.
+Each panel has its own VAR_DIR and either its own PostgreSQL database (`smmpanel_fwd_<panel>_<pid>`,
+created and dropped here) and private redis-server on a free port, as in production, or — with
+`embedded` — `make run`'s defaults: SQLite and the filesystem broker under its VAR_DIR. Real
+processes: web (runserver), a Celery worker and beat. Setup goes in through the panels' own
+management commands; assertions read the panels' API and, for the money invariants, their
+databases. Every process and database is stopped or dropped at the end, also when a test fails.
 """
 from __future__ import annotations
 
@@ -16,6 +15,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -41,24 +41,28 @@ class LivePanel:
     settings: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     web: Process | None = None
+    # make run's defaults: SQLite and the filesystem broker under VAR_DIR, no server of any kind.
+    embedded: bool = False
 
     def __post_init__(self):
-        self.redis = PrivateRedis(self.root.parent)
-        self.redis.start()
+        self.redis = None if self.embedded else PrivateRedis(self.root.parent)
+        if self.redis:
+            self.redis.start()
         self.db_name = f"smmpanel_fwd_{self.name.lower()}_{os.getpid()}"
         self.var_dir = self.root / "var"
         self.var_dir.mkdir(parents=True)
-        inherited = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "CELERY_BROKER_URL", "CACHE_URL"}}
+        dropped = {"REDIS_URL", "CELERY_BROKER_URL", "CACHE_URL", "DATABASE_URL"}
+        inherited = {k: v for k, v in os.environ.items() if k not in dropped}
+        servers = {} if self.embedded else {"DATABASE_URL": f"{PG}/{self.db_name}", "CELERY_BROKER_URL": self.redis.url}
         self.env = {
             **inherited,
+            **servers,
             "DJANGO_SETTINGS_MODULE": "smmpanel.settings",
             "SECRET_KEY": f"e2e-secret-{self.name}",
             "DEBUG": "false",
             "ALLOWED_HOSTS": "127.0.0.1",
             "LOG_FORMAT": "text",
-            "DATABASE_URL": f"{PG}/{self.db_name}",
             "VAR_DIR": str(self.var_dir),
-            "CELERY_BROKER_URL": self.redis.url,
             "FULFILLMENT_TICK_SECONDS": "1",
             "PROVIDER_POLL_SECONDS": "1",
             "PROVIDER_RETRY_MAX_SECONDS": "2",
@@ -77,8 +81,9 @@ class LivePanel:
     def create_database(self, setup: str) -> subprocess.Popen:
         """Create the database, then (in the background) migrate it and run `setup` in the panel's
         Django: one process, since each start of Django costs seconds on a loaded machine."""
-        _admin_sql(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
-        _admin_sql(f'CREATE DATABASE "{self.db_name}"')
+        if not self.embedded:
+            _admin_sql(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+            _admin_sql(f'CREATE DATABASE "{self.db_name}"')
         code = "from django.core.management import call_command\ncall_command('migrate', verbosity=0)\n" + setup
         return subprocess.Popen(
             [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=self.env,
@@ -127,8 +132,9 @@ class LivePanel:
         for process in self.processes.started:
             process.kill_group(signal.SIGTERM)
         self.processes.stop_all()
-        self.redis.stop()
-        _admin_sql(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+        if not self.embedded:
+            self.redis.stop()
+            _admin_sql(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
 
     def _answers(self) -> bool:
         assert self.web.alive(), self.web.log()
@@ -234,16 +240,21 @@ class Panels:
     a_key_on_b: str  # A's own account on B
 
 
-@pytest.fixture(scope="module")
-def live_panels(tmp_path_factory) -> Iterator[Panels]:
+IMPORTED = (
+    "import json; from catalog.models import Service; print(json.dumps({s.provider_service_id: [s.pk, str(s.rate)]"
+    " for s in Service.objects.filter(provider__name='B')}))"
+)
+
+
+@contextmanager
+def started_panels(root: Path, *, embedded: bool = False) -> Iterator[Panels]:
     """Panel B (fast simulated services; a reseller account for A with 100) and panel A (reseller
     alice with 1000; provider B added and B's services imported with a 25 % markup by the
     operator commands, as a script would), each with web, worker and beat."""
-    root = tmp_path_factory.mktemp("panels")
     b = a = None
     try:
-        b = LivePanel("B", root / "b", settings={"FULFILLMENT_MINUTE_SECONDS": "1"})
-        a = LivePanel("A", root / "a")
+        b = LivePanel("B", root / "b", settings={"FULFILLMENT_MINUTE_SECONDS": "1"}, embedded=embedded)
+        a = LivePanel("A", root / "a", embedded=embedded)
         setups = [b.create_database(B_SETUP), a.create_database(A_SETUP)]
         on_b, on_a = (_last_json(setup) for setup in setups)
         assert on_b["services"] == B_SERVICE_IDS, on_b
@@ -254,13 +265,11 @@ def live_panels(tmp_path_factory) -> Iterator[Panels]:
         # The operator's scripted setup on A, against B's live API.
         provider_id = a.manage("provider_add", "B", b.api_url, on_b["key"], "--markup", "25").strip().splitlines()[-1]
         assert provider_id.isdigit() and on_b["key"] not in a.manage("provider_import", "B", *map(str, B_SERVICE_IDS.values()))
-        imported = dict(a.rows("SELECT provider_service_id, id FROM catalog_service WHERE provider_id = %s", int(provider_id)))
-        a_services = {name: imported[str(upstream_id)] for name, upstream_id in B_SERVICE_IDS.items()}
-        rates = dict(a.rows("SELECT id, rate FROM catalog_service WHERE provider_id = %s", int(provider_id)))
+        imported = a.shell(IMPORTED)
+        a_services = {name: imported[str(upstream_id)][0] for name, upstream_id in B_SERVICE_IDS.items()}
         # B's rates (4 and 100 per 1000) with the 25 % markup, exact to 6 places.
-        assert {name: rates[pk] for name, pk in a_services.items()} == {
-            "fast": Decimal("5.000000"), "short": Decimal("5.000000"), "slow": Decimal("5.000000"),
-            "pricey": Decimal("125.000000"),
+        assert {name: imported[str(upstream_id)][1] for name, upstream_id in B_SERVICE_IDS.items()} == {
+            "fast": "5.000000", "short": "5.000000", "slow": "5.000000", "pricey": "125.000000",
         }
         a.wait_web()
         for processes in ready:
@@ -270,3 +279,10 @@ def live_panels(tmp_path_factory) -> Iterator[Panels]:
         for panel in (a, b):
             if panel is not None:
                 panel.stop()
+
+
+@pytest.fixture(scope="module")
+def live_panels(tmp_path_factory) -> Iterator[Panels]:
+    """Two panels on PostgreSQL, each with a private redis-server (see started_panels)."""
+    with started_panels(tmp_path_factory.mktemp("panels")) as panels:
+        yield panels
