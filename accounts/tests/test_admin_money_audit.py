@@ -43,7 +43,8 @@ def place(account: Account, *, started: bool = False) -> Order:
 
 def test_the_admins_ways_to_move_money_are_the_ones_tested_here():
     assert set(FUNDS_OPERATIONS) == {"add", "deduct", "adjust"}
-    assert set(OrderAdmin.actions) - MONEY_ACTIONS == {"mark_completed", "resend"}  # these move no money
+    # These move no money (forwarding resolutions only record what the provider has).
+    assert set(OrderAdmin.actions) - MONEY_ACTIONS == {"mark_completed", "resend", "forward_confirm", "forward_not_placed"}
     assert set(AccountAdmin.actions) == {"disable", "enable"} and set(RefillAdmin.actions) == {"mark_completed",
                                                                                               "reject"}
 
