@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts import allowlist
 from accounts.models import Account, ApiKey, LedgerEntry, LedgerKind
+from accounts.selectors import apikey_by_digest
 from smmpanel import logs
 from smmpanel.errors import DomainError, InsufficientBalance, InvalidApiKey, IpNotAllowed
 from smmpanel.money import AMOUNT_QUANTUM, to_amount
@@ -220,12 +221,8 @@ def apikey_verify(*, key: str | None, client_ip: str | None) -> ApiKey:
     """
     if not key or len(key) > KEY_MAX_LENGTH:
         raise InvalidApiKey()
-    api_key = (
-        ApiKey.objects.select_related("account", "account__user")
-        .filter(digest=_digest(key), revoked_at__isnull=True)
-        .first()
-    )
-    if api_key is None or not api_key.account.is_active or not api_key.account.user.is_active:
+    api_key = apikey_by_digest(digest=_digest(key))
+    if api_key is None:
         raise InvalidApiKey()
     if not allowlist.admits(api_key.allowed_ips, client_ip):
         refused = IpNotAllowed()
