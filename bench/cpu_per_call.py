@@ -111,8 +111,8 @@ def main() -> None:
         from bench.apibench import seeding
         from bench.tick import _backend_cpu
 
+        call_command("migrate", verbosity=0)  # also brings a kept database up to the code's migrations
         if args.reseed or not seeded_marker.exists():
-            call_command("migrate", verbosity=0)
             rnd = random.Random(8)
             panel = seeding.seed_panel(n_orders=20_000, n_accounts=200, n_services=2_000, rnd=rnd)
             seeding.write_bodies(seeded_marker, seeding.request_bodies(panel, rnd))

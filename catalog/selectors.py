@@ -5,12 +5,19 @@ from decimal import Decimal
 
 from django.db.models import QuerySet
 
-from catalog.models import CustomRate, Service
+from catalog.models import CatalogVersion, CustomRate, Service
 
 
 def services_for_sale() -> QuerySet[Service]:
     """Active services in catalog order, with their category, in one query."""
     return Service.objects.filter(is_active=True).select_related("category")
+
+
+def catalog_version() -> str | None:
+    """The catalog's version token: changed in the same transaction as any write to services,
+    categories or custom rates (database triggers, see CatalogVersion). None only in a database
+    whose token row was removed (e.g. emptied by a test's flush)."""
+    return next(iter(CatalogVersion.objects.filter(pk=1).values_list("token", flat=True)), None)
 
 
 def custom_rates(*, account_id: int) -> dict[int, Decimal]:

@@ -96,7 +96,13 @@ def test_services_does_not_grow_with_the_catalog(api, service):
     answer, fifty = api("services")
     assert len(answer) == 50
     assert len(fifty) == len(one)
-    assert_at_most(fifty, 3)  # key, custom rates, services with their categories
+    # A new catalog version: key, version, services with their categories, version again (unchanged
+    # meanwhile, so the answer is cached), custom rates.
+    assert_at_most(fifty, 5)
+    again, cached = api("services")
+    assert again == answer
+    assert not [sql for sql in cached if "catalog_service" in sql]  # from the cache
+    assert_at_most(cached, 3)  # key, catalog version, custom rates
 
 
 def test_add(api, service):
