@@ -67,6 +67,15 @@ def _warn_cache_failure(exc: BaseException) -> None:
                    type(exc).__name__, exc)
 
 
+def _redis_client(backend: RedisCache):
+    """The Redis client of this (per-thread) cache backend, made once: Django's get_client builds a
+    new redis.Redis around the same connection pool at every call (~0.07 ms of CPU)."""
+    client = getattr(backend, "_ratelimit_client", None)
+    if client is None:
+        client = backend._ratelimit_client = backend._cache.get_client(write=True)  # the primary
+    return client
+
+
 def _count(key: str, *, timeout: int) -> int:
     """Bump a window's counter (created with `timeout` seconds to live) and return its value."""
     backend = caches["default"]
@@ -75,7 +84,7 @@ def _count(key: str, *, timeout: int) -> int:
         # counter never lives without an expiry. Django's add + incr took three (incr checks EXISTS
         # first), ~0.35 ms of a ~2 ms `balance` call (bench/REPORT.md).
         full_key = backend.make_and_validate_key(key)
-        pipe = backend._cache.get_client(full_key, write=True).pipeline(transaction=True)
+        pipe = _redis_client(backend).pipeline(transaction=True)
         pipe.set(full_key, 0, ex=timeout, nx=True)
         pipe.incr(full_key)
         return pipe.execute()[1]
