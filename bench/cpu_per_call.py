@@ -61,20 +61,23 @@ def recreate_database(server_url: str) -> None:
         conn.execute(f"CREATE DATABASE {DATABASE}")
 
 
-def environ_for(body: str) -> dict:
+REFERENCE_PATHS = {scenario: f"/bench/ref/{scenario}" for scenario in SCENARIOS}
+
+
+def environ_for(body: str, path: str = "/api/v2") -> dict:
     data = body.encode()
     return {
-        "REQUEST_METHOD": "POST", "PATH_INFO": "/api/v2", "SCRIPT_NAME": "", "QUERY_STRING": "",
+        "REQUEST_METHOD": "POST", "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
         "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1", "RAW_URI": "/api/v2", "HTTP_HOST": "127.0.0.1",
+        "REMOTE_ADDR": "127.0.0.1", "RAW_URI": path, "HTTP_HOST": "127.0.0.1",
         "CONTENT_TYPE": "application/x-www-form-urlencoded", "CONTENT_LENGTH": str(len(data)),
         "wsgi.input": io.BytesIO(data), "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr,
         "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": False, "wsgi.version": (1, 0),
     }
 
 
-def call(handler, body: str) -> bytes:
-    response = handler(environ_for(body), lambda status, headers: None)
+def call(handler, body: str, path: str = "/api/v2") -> bytes:
+    response = handler(environ_for(body, path), lambda status, headers: None)
     content = b"".join(response)
     response.close()  # request_finished: the request log's flush, connection housekeeping
     return content
@@ -87,12 +90,14 @@ def main() -> None:
     parser.add_argument("--server-url", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--profile", choices=SCENARIOS, help="also print a cProfile summary of this action")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--reference", action="store_true",
+                        help="also measure bench/reference.py's view of each action (its floor), as bench/api.py does")
     args = parser.parse_args()
 
     redis_process, redis_dir, redis_url = start_redis()
     try:
         os.environ.update({
-            "DJANGO_SETTINGS_MODULE": "smmpanel.settings", "SECRET_KEY": "bench-cpu", "DEBUG": "0",
+            "DJANGO_SETTINGS_MODULE": "bench.settings", "SECRET_KEY": "bench-cpu", "DEBUG": "0",
             "ALLOWED_HOSTS": "127.0.0.1", "DATABASE_URL": f"{args.server_url}/{DATABASE}", "REDIS_URL": redis_url,
             "CONN_MAX_AGE": "600", "LOG_LEVEL": "WARNING",
             "API_RATE_LIMIT_ADD": "1000000000/m", "API_RATE_LIMIT_READ": "1000000000/m",
@@ -128,22 +133,26 @@ def main() -> None:
             return body + f"https://instagram.com/cpu{run_tag}x{next(links)}" if scenario == "add" else body
 
         handler = WSGIHandler()
-        print(f"{'action':<10} {'calls':>5} {'CPU ms/call':>12} {'PG ms/call':>11} {'queries':>8}")
-        for scenario in args.scenarios.split(","):
+        print(f"{'action':<14} {'calls':>5} {'CPU ms/call':>12} {'PG ms/call':>11} {'queries':>8}")
+        runs = [(scenario, "/api/v2") for scenario in args.scenarios.split(",")]
+        if args.reference:
+            runs += [(scenario, REFERENCE_PATHS[scenario]) for scenario in args.scenarios.split(",")]
+        for scenario, path in runs:
             n = max(10, args.calls // 10) if scenario == "services" else args.calls
             for i in range(20):  # warm-up: connections, caches, the key's last-use write
-                answer = call(handler, body_of(scenario, i))
+                answer = call(handler, body_of(scenario, i), path)
             assert b'"error"' not in answer, answer[:200]
             statements = []
             # Not CaptureQueriesContext: request_started empties connection.queries mid-capture.
             with connection.execute_wrapper(lambda execute, sql, *a: statements.append(sql) or execute(sql, *a)):
-                call(handler, body_of(scenario, 0))
+                call(handler, body_of(scenario, 0), path)
             server, cpu = _backend_cpu(), time.process_time()
             for i in range(n):
-                call(handler, body_of(scenario, i))
+                call(handler, body_of(scenario, i), path)
             cpu, server_after = time.process_time() - cpu, _backend_cpu()
             pg = (server_after - server) * 1000 / n if server is not None and server_after is not None else float("nan")
-            print(f"{scenario:<10} {n:>5} {cpu * 1000 / n:>12.2f} {pg:>11.2f} {len(statements):>8}")
+            name = scenario if path == "/api/v2" else f"{scenario} ref"
+            print(f"{name:<14} {n:>5} {cpu * 1000 / n:>12.2f} {pg:>11.2f} {len(statements):>8}")
             if scenario == args.profile:
                 profile = cProfile.Profile()
                 profile.enable()
