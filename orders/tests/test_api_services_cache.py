@@ -96,6 +96,17 @@ def test_the_cached_answer_is_byte_for_byte_the_rendered_one(client, alice, cata
     assert first == second == as_rendered_before()
 
 
+def test_the_cached_answer_carries_the_headers_of_every_other_answer(client, alice, catalog):
+    def headers(action: str) -> dict[str, str]:
+        body = urlencode({"key": alice.key, "action": action})
+        response = client.post("/api/v2", body, content_type="application/x-www-form-urlencoded")
+        return {name: value for name, value in response.headers.items() if name not in {"X-Request-ID", "Content-Length"}}
+
+    primed(client, alice)
+    assert headers("services") == headers("balance")  # rendered by DRF
+    assert headers("services")["Content-Type"] == "application/json"
+
+
 def test_own_rates_are_patched_into_the_shared_answer(client, alice, catalog):
     bob = reseller_with_key("bob", Decimal("100"))
     CustomRate.objects.create(account=alice, service=catalog[1], rate=Decimal("0.0125"))
