@@ -2,9 +2,9 @@
 
 Fixed-window counters in the Django cache (Redis in production, so every web process shares
 them): one counter per (budget, identity, window), created and bumped in one atomic Redis
-transaction (elsewhere with `cache.add` and `cache.incr`). Budgets: `add` and reads per valid API key, and one per client
-address for calls without a valid key. Limits come from settings at call time
-(API_RATE_LIMIT_ADD / _READ / _ANON, "N/s|m|h|d"; empty or 0 turns one off).
+transaction (with another cache, by `cache.add` and `cache.incr`). Budgets: `add` and reads per
+valid API key, and one per client address for calls without a valid key. Limits come from
+settings at call time (API_RATE_LIMIT_ADD / _READ / _ANON, "N/s|m|h|d"; empty or 0 turns one off).
 
 A cache that fails must not take the API down with it: the limiter then lets the call through
 (fails open) and logs a warning, at most once a minute per process.
