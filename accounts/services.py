@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts import allowlist
 from accounts.models import Account, ApiKey, LedgerEntry, LedgerKind
+from accounts.selectors import apikey_by_digest
 from smmpanel import logs
 from smmpanel.errors import DomainError, InsufficientBalance, InvalidApiKey, IpNotAllowed
 from smmpanel.money import AMOUNT_QUANTUM, to_amount
@@ -46,15 +47,8 @@ def ledger_post(
     """
     amount = to_amount(amount)
     with transaction.atomic(savepoint=False):
-        # On PostgreSQL the row lock serialises concurrent postings; on SQLite the IMMEDIATE
-        # transaction already holds the database's write lock. NO KEY: foreign-key checks of
-        # rows pointing at the account must not wait for it (see orders.services.transitions.lock_account).
-        balance = (
-            Account.objects.select_for_update(no_key=True).values_list("balance", flat=True).get(pk=account_id)
-        )
-        new_balance = balance + amount
-        if 0 <= new_balance <= MAX_BALANCE:
-            Account.objects.filter(pk=account_id).update(balance=new_balance)
+        new_balance = _move_balance(account_id, amount)
+        if new_balance is not None:
             return LedgerEntry.objects.create(
                 account_id=account_id,
                 kind=kind,
@@ -66,9 +60,42 @@ def ledger_post(
             )
     # Raised outside the savepoint-less block: an exception inside it would mark a caller's
     # enclosing transaction (e.g. an admin form's) as broken, although nothing was written.
-    if new_balance < 0:
+    # A debit can only break the floor, a credit only the ceiling (the balance is within both).
+    if amount < 0:
         raise InsufficientBalance()
     raise DomainError("Balance would exceed the largest amount the ledger holds")
+
+
+def _move_balance(account_id: int, amount: Decimal) -> Decimal | None:
+    """Add `amount` to the balance under the account's row lock; the new balance, or None (nothing
+    changed) when it would leave [0, MAX_BALANCE]. Account.DoesNotExist for an unknown account.
+
+    NO KEY lock in both forms: foreign-key checks of rows pointing at the account must not wait
+    for it (see orders.services.transitions.lock_account).
+    """
+    if connection.vendor == "postgresql":
+        # One statement: the UPDATE takes the row lock (FOR NO KEY UPDATE, as the balance is no key),
+        # checks the bounds on the locked row and returns the result. It replaced a SELECT … FOR NO
+        # KEY UPDATE then an UPDATE: a statement less inside every lock on a busy account.
+        # numeric arithmetic is exact in PostgreSQL (not in SQLite, below).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Account._meta.db_table} SET balance = balance + %s"
+                " WHERE id = %s AND balance + %s BETWEEN 0 AND %s RETURNING balance",
+                [amount, account_id, amount, MAX_BALANCE],
+            )
+            row = cursor.fetchone()
+        if row is None and not Account.objects.filter(pk=account_id).exists():
+            raise Account.DoesNotExist(f"Account {account_id} does not exist")
+        return None if row is None else row[0]
+    # SQLite: the IMMEDIATE transaction already holds the database's write lock; the sum is
+    # computed in Python, as Decimal.
+    balance = Account.objects.select_for_update(no_key=True).values_list("balance", flat=True).get(pk=account_id)
+    new_balance = balance + amount
+    if not 0 <= new_balance <= MAX_BALANCE:
+        return None
+    Account.objects.filter(pk=account_id).update(balance=new_balance)
+    return new_balance
 
 
 @dataclass(frozen=True)
@@ -220,12 +247,8 @@ def apikey_verify(*, key: str | None, client_ip: str | None) -> ApiKey:
     """
     if not key or len(key) > KEY_MAX_LENGTH:
         raise InvalidApiKey()
-    api_key = (
-        ApiKey.objects.select_related("account", "account__user")
-        .filter(digest=_digest(key), revoked_at__isnull=True)
-        .first()
-    )
-    if api_key is None or not api_key.account.is_active or not api_key.account.user.is_active:
+    api_key = apikey_by_digest(digest=_digest(key))
+    if api_key is None:
         raise InvalidApiKey()
     if not allowlist.admits(api_key.allowed_ips, client_ip):
         refused = IpNotAllowed()

@@ -149,3 +149,20 @@ class CustomRate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} · {self.service}: {self.rate}"
+
+
+class CatalogVersion(models.Model):
+    """One row whose `token` changes with every write to Service, Category or CustomRate, in the
+    writing transaction: the key under which the API's `services` answer is cached.
+
+    Set by database triggers (migration 0005), not by Django code: they fire for admin saves,
+    `queryset.update()`, `bulk_update`/`bulk_create`, management commands, provider sync and hand-typed
+    SQL alike — no write path can forget to invalidate. A random token rather than a counter: a
+    rolled-back write or a restored backup can never bring back a number already cached with other data.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    token = models.CharField(max_length=32)
+
+    def __str__(self) -> str:
+        return self.token

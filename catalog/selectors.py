@@ -3,14 +3,21 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
-from catalog.models import CustomRate, Service
+from catalog.models import CatalogVersion, CustomRate, Service
 
 
 def services_for_sale() -> QuerySet[Service]:
     """Active services in catalog order, with their category, in one query."""
     return Service.objects.filter(is_active=True).select_related("category")
+
+
+def catalog_version() -> str | None:
+    """The catalog's version token: changed in the same transaction as any write to services,
+    categories or custom rates (database triggers, see CatalogVersion). None only in a database
+    whose token row was removed (e.g. emptied by a test's flush)."""
+    return next(iter(CatalogVersion.objects.filter(pk=1).values_list("token", flat=True)), None)
 
 
 def custom_rates(*, account_id: int) -> dict[int, Decimal]:
@@ -24,3 +31,13 @@ def rate_for(*, account_id: int | None, service: Service) -> Decimal:
         return service.rate
     custom = CustomRate.objects.filter(account_id=account_id, service_id=service.pk).values_list("rate", flat=True)
     return next(iter(custom), service.rate)
+
+
+def service_for_order(*, service_id: int, account_id: int | None) -> Service | None:
+    """An active service with `own_rate`, this reseller's own price for it (None without one), in one
+    query: `add` read the rate with a second one. No ORDER BY (the catalog ordering would join the
+    category for a single row)."""
+    own_rate = CustomRate.objects.filter(account_id=account_id, service_id=OuterRef("pk")).values("rate")[:1]
+    return next(iter(
+        Service.objects.filter(pk=service_id, is_active=True).annotate(own_rate=Subquery(own_rate)).order_by()[:1]
+    ), None)

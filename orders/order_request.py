@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from catalog import selectors as catalog_selectors
 from catalog.models import Service
-from catalog.selectors import rate_for
 from catalog.service_types import EXTRA_FIELDS, LIST_FIELDS, QuantityFrom
 from orders.links import link_normalize, link_validate
 from smmpanel import fields as f
@@ -54,10 +54,11 @@ def request_fingerprint(fields: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def service_for_order(value: Any) -> Service:
+def service_for_order(value: Any, account_id: int | None = None) -> Service:
+    """The active service asked for, with the reseller's `own_rate` (see catalog.selectors)."""
     if f.is_blank(value):
         raise MissingParameters()
-    service = Service.objects.filter(pk=f.integer("service", value), is_active=True).first()
+    service = catalog_selectors.service_for_order(service_id=f.integer("service", value), account_id=account_id)
     if service is None:
         raise ServiceNotFound()
     return service
@@ -68,7 +69,7 @@ def order_request_parse(*, fields: Mapping[str, Any], account_id: int | None = N
 
     The charge uses the reseller's own rate for the service when it has one.
     """
-    service = service_for_order(fields.get("service"))
+    service = service_for_order(fields.get("service"), account_id)
     spec = service.spec
     wants_quantity = spec.quantity_from is QuantityFrom.FIELD
 
@@ -128,7 +129,7 @@ def order_request_parse(*, fields: Mapping[str, Any], account_id: int | None = N
         link=link,
         link_normalized=link_normalize(link),
         quantity=total,
-        charge=order_charge(rate=rate_for(account_id=account_id, service=service), quantity=total, flat=spec.flat_price),
+        charge=order_charge(rate=service.rate if service.own_rate is None else service.own_rate, quantity=total, flat=spec.flat_price),
         runs=runs,
         interval=interval,
         extra=extra,

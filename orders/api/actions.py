@@ -10,15 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from accounts.models import Account
-from catalog.selectors import custom_rates, services_for_sale
 from orders import selectors
 from orders.api.formatting import (
     balance_payload,
     error_payload,
     order_status_payload,
     refill_status_payload,
-    service_payload,
 )
+from orders.api.services_answer import services_answer
 from orders.services import order_cancel, order_place
 from orders.services.refills import refill_request
 from smmpanel import fields as f
@@ -41,9 +40,8 @@ class Call:
         return f"api:{self.account.user.get_username()}"
 
 
-def services(call: Call) -> list[dict[str, Any]]:
-    own = custom_rates(account_id=call.account.pk)
-    return [service_payload(service, own.get(service.pk)) for service in services_for_sale()]
+def services(call: Call) -> bytes:
+    return services_answer(account_id=call.account.pk)
 
 
 def add(call: Call) -> dict[str, Any]:

@@ -112,7 +112,11 @@ class ResellerApiView(APIView):
             raise InvalidAction()
         call = Call(account=api_key.account, fields=fields,
                     idempotency_header=request.META.get("HTTP_IDEMPOTENCY_KEY"))
-        return Response(handler(call))
+        answer = handler(call)
+        if isinstance(answer, bytes):
+            # Already JSON (`services`, from the cache): sent as stored, not parsed and rendered again.
+            return HttpResponse(answer, content_type="application/json")
+        return Response(answer)
 
     get = post = handle
 

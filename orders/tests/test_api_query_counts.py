@@ -96,16 +96,22 @@ def test_services_does_not_grow_with_the_catalog(api, service):
     answer, fifty = api("services")
     assert len(answer) == 50
     assert len(fifty) == len(one)
-    assert_at_most(fifty, 3)  # key, custom rates, services with their categories
+    # A new catalog version: key, version, services with their categories, version again (unchanged
+    # meanwhile, so the answer is cached), custom rates.
+    assert_at_most(fifty, 5)
+    again, cached = api("services")
+    assert again == answer
+    assert not [sql for sql in cached if "catalog_service" in sql]  # from the cache
+    assert_at_most(cached, 3)  # key, catalog version, custom rates
 
 
 def test_add(api, service):
     answer, statements = api("add", service=service.pk, link="https://instagram.com/new", quantity=100)
     assert "order" in answer
-    # key; service; custom rate; account lock; active-link check; order; balance lock, update and
-    # ledger entry (ledger_post); event. The account row is locked twice (lock_account, then
-    # ledger_post's own select_for_update): one statement that could go.
-    assert_at_most(statements, 10)
+    # key; service with the reseller's own rate; account lock; active-link check; order; balance
+    # update (ledger_post: one conditional UPDATE … RETURNING on PostgreSQL, a locking SELECT and
+    # an UPDATE elsewhere) and ledger entry; event.
+    assert_at_most(statements, 8 if connection.vendor == "postgresql" else 9)
 
 
 def test_status_of_one_order(api, reseller, service):
@@ -142,9 +148,9 @@ def test_cancel_one_order(api, reseller, service):
     (order_id,) = place(reseller, service, 1)
     answer, statements = api("cancel", order=order_id)
     assert answer == {"cancel": order_id, "status": "success"}
-    # key; account lock; order lock (with service); order update; event; refund: balance lock
-    # (the account's second), update, ledger entry
-    assert_at_most(statements, 8)
+    # key; account lock; order lock (with service); order update; event; refund: balance update
+    # (one statement on PostgreSQL, a locking SELECT and an UPDATE elsewhere), ledger entry
+    assert_at_most(statements, 7 if connection.vendor == "postgresql" else 8)
 
 
 def test_refill_one_order(api, reseller, service):
@@ -169,7 +175,10 @@ def test_cancel_batch_costs_at_most_its_single_cancel_per_id(api, reseller, serv
     placed = place(reseller, service, MANY)
     fixed, per_id = per_id_cost(api, "cancel", placed)
     assert Order.objects.filter(status=OrderStatus.CANCELED).count() == MANY
-    assert fixed <= 8 and per_id <= 7  # one order_cancel (locks, event, refund) per id
+    # one order_cancel (locks, event, refund) per id; the refund's balance update is one statement
+    # on PostgreSQL (ledger_post)
+    postgres = connection.vendor == "postgresql"
+    assert fixed <= (7 if postgres else 8) and per_id <= (6 if postgres else 7)
 
 
 def test_refill_batch_costs_at_most_its_single_refill_per_id(api, reseller, service):
