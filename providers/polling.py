@@ -7,8 +7,9 @@ call of up to 100 ids, outside any transaction:
 1. `status` at the provider (a failing call records the provider's health and leaves the orders
    as they are; the next run asks again);
 2. one short transaction copies what it said — `start_count`, `remains` (never up, like the
-   simulated engine), `provider_status`, `provider_checked_at`, and `cost` the first time a charge
-   comes — with one bulk UPDATE over the rows it could lock;
+   simulated engine), `provider_status`, `provider_checked_at`, and `cost` (the provider's charge,
+   less what it refunds when it reports Partial or Canceled) — with one bulk UPDATE over the rows
+   it could lock;
 3. the moves the answers call for go through orders_move (the lifecycle table; accounts locked
    before orders; refunds through the ledger, whose unique constraint makes a second refund of an
    order impossible), one statement per (from, to) pair.
@@ -32,7 +33,7 @@ from providers.client import BATCH_SIZE, UpstreamStatus, client_for
 from providers.errors import ProviderError
 from providers.forwarding import provider_actor
 from providers.models import Provider
-from providers.pricing import panel_amount
+from providers.pricing import final_cost, panel_amount
 from providers.services import provider_health_record
 
 logger = logging.getLogger(__name__)
@@ -76,8 +77,12 @@ def _mirror(*, provider: Provider, answers: dict[int, UpstreamStatus], now: date
                 order.remains = max(0, min(order.remains, upstream.remains, order.quantity))
             order.provider_status = upstream.raw_status[:PROVIDER_STATUS_LENGTH]
             order.provider_checked_at = now
-            if order.cost is None and upstream.charge is not None and rate is not None:
-                order.cost = panel_amount(amount=upstream.charge, exchange_rate=rate)
+            # The provider's gross charge, kept from its first mention; what it refunds when the
+            # order ends Partial or Canceled comes off when that answer comes (polling stops then).
+            charged = order.cost
+            if upstream.charge is not None and rate is not None:
+                charged = panel_amount(amount=upstream.charge, exchange_rate=rate)
+            order.cost = final_cost(charged=charged, said=upstream.status, quantity=order.quantity, remains=upstream.remains)
             order.updated_at = now
         Order.objects.bulk_update(
             orders, ["start_count", "remains", "provider_status", "provider_checked_at", "cost", "updated_at"]

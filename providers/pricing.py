@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal, localcontext
 
-from smmpanel.money import to_amount, to_rate
+from smmpanel.money import partial_refund, to_amount, to_rate
 
 _PRECISION = 80  # digits: more than any product of three stored values can have
 
@@ -25,3 +25,16 @@ def panel_amount(*, amount: Decimal, exchange_rate: Decimal) -> Decimal:
     with localcontext() as context:
         context.prec = _PRECISION
         return to_amount(Decimal(amount) * Decimal(exchange_rate))
+
+
+def final_cost(*, charged: Decimal | None, said: str | None, quantity: int, remains: int | None) -> Decimal | None:
+    """What an order finally costs us at the provider, in panel currency, from its gross charge:
+    nothing when it canceled (it refunds the whole charge), the charge less the undelivered part
+    when it ended Partial (refunded by the standard formula), else the charge. None: not known yet."""
+    if said == "Canceled":
+        return Decimal(0)
+    if charged is None:
+        return None
+    if said == "Partial" and remains is not None:
+        return charged - partial_refund(charge=charged, quantity=quantity, remains=remains)
+    return charged

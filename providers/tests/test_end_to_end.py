@@ -87,6 +87,7 @@ def test_a_partial_on_b_refunds_both_resellers_the_undelivered_part(live_panels)
     remains = Decimal(mine["remains"])
     assert p.a.ledger(order_id) == [("charge", Decimal("-5.00000")), ("refund", Decimal(5) * remains / 1000)]
     assert p.b.ledger(int(upstream_id)) == [("charge", Decimal("-4.00000")), ("refund", Decimal(4) * remains / 1000)]
+    assert p.a.order(order_id)["cost"] == Decimal(4) - Decimal(4) * remains / 1000  # what A's account at B paid
     money_checks(p)
 
 
@@ -138,4 +139,5 @@ def test_a_cancel_on_a_goes_to_b_and_ends_canceled_with_refunds_on_both_sides(li
     assert upstream["status"] == "Canceled"
     assert p.a.ledger(order_id) == [("charge", Decimal("-5.00000")), ("refund", Decimal("5.00000"))]
     assert p.b.ledger(int(upstream_id)) == [("charge", Decimal("-4.00000")), ("refund", Decimal("4.00000"))]
+    assert p.a.order(order_id)["cost"] == 0  # B refunded A in full
     money_checks(p)

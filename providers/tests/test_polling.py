@@ -69,19 +69,23 @@ def test_partial_refunds_the_undelivered_part_once(panel, buyer, resold):
     assert (order.status, order.remains) == (OrderStatus.PARTIAL, 500)
     assert refunds_of(order.pk) == [Decimal("2.50000")]
     assert money_is_consistent(buyer.pk) == Decimal("92.50")
+    # The provider refunds us its undelivered quarter too: the order cost 8.00 - 2.00.
+    assert order.cost == Decimal("6.00000")
 
 
 def test_canceled_upstream_refunds_in_full_or_ends_partial_after_delivery_started(panel, buyer, resold):
     waiting = forwarded(panel, buyer, resold, upstream_id=13, link="https://instagram.com/a")
     started = forwarded(panel, buyer, resold, upstream_id=14, link="https://instagram.com/b")
     Order.objects.filter(pk=started.pk).update(status=OrderStatus.IN_PROGRESS, remains=800)
-    panel.reply("status", answer(_13={"status": "Cancelled"}, _14={"status": "Canceled", "remains": 800}))
+    Order.objects.filter(pk=started.pk).update(cost=Decimal("4"))  # its charge, from an earlier answer
+    panel.reply("status", answer(_13={"status": "Cancelled", "charge": "4.00"}, _14={"status": "Canceled", "remains": 800}))
     providers_poll()
     providers_poll()
     waiting.refresh_from_db()
     started.refresh_from_db()
     assert waiting.status == OrderStatus.CANCELED and refunds_of(waiting.pk) == [Decimal("5.00000")]
     assert started.status == OrderStatus.PARTIAL and refunds_of(started.pk) == [Decimal("4.00000")]
+    assert waiting.cost == started.cost == 0  # a provider that cancels refunds its whole charge
     money_is_consistent(buyer.pk)
 
 
