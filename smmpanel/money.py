@@ -40,7 +40,10 @@ def partial_refund(*, charge: Decimal, quantity: int, remains: int) -> Decimal:
 
 def _format(value: Decimal, min_places: int) -> str:
     """Fixed-point text with at least `min_places` decimals, more only when the value has them."""
-    text = format(Decimal(value).normalize(), "f")
+    value = Decimal(value)
+    if not value:
+        value = abs(value)  # -0 (e.g. a sum of -2.88 and +2.88 in SQL) reads as 0.00, not -0.00
+    text = format(value.normalize(), "f")
     whole, _, fraction = text.partition(".")
     return f"{whole}.{fraction.ljust(min_places, '0')}"
 

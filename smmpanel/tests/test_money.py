@@ -17,7 +17,8 @@ def test_rates_print_with_at_least_four_decimals(value, text):
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [("5", "5.00"), ("125.5", "125.50"), ("0.27819", "0.27819"), ("0", "0.00"), ("1E+3", "1000.00"), ("0.10000", "0.10")],
+    [("5", "5.00"), ("125.5", "125.50"), ("0.27819", "0.27819"), ("0", "0.00"), ("1E+3", "1000.00"), ("0.10000", "0.10"),
+     ("-0.00000", "0.00"), ("-2.5", "-2.50")],
 )
 def test_amounts_print_with_at_least_two_decimals(value, text):
     assert format_amount(Decimal(value)) == text
