@@ -30,7 +30,7 @@ from smmpanel.money import format_amount
 
 
 class ProviderForm(forms.ModelForm):
-    api_url = forms.URLField(max_length=500, assume_scheme="https",
+    api_url = forms.URLField(label="API URL", max_length=500, assume_scheme="https",
                              help_text=Provider._meta.get_field("api_url").help_text)
     # Not the model's `api_key`: a blank entry must keep the stored key, never overwrite it.
     new_api_key = forms.CharField(
@@ -47,6 +47,7 @@ class ProviderForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         key = self.fields["new_api_key"]
         if self.instance.pk:
+            key.label = "New API key"  # beside the masked one shown above it
             key.help_text = f"Now {self.instance.masked_key}. Leave blank to keep it; type a new one to replace it."
         else:
             key.required = True
@@ -156,8 +157,8 @@ class ProviderAdmin(admin.ModelAdmin):
     def _call(self, request: HttpRequest, provider: Provider, call: Callable[[Provider], str]) -> None:
         try:
             self.message_user(request, f"{provider.name}: {call(provider)}", messages.SUCCESS)
-        except ProviderError as exc:
-            self.message_user(request, f"{provider.name}: {exc.message}", messages.ERROR)
+        except ProviderError as exc:  # its message names the provider already
+            self.message_user(request, exc.message, messages.ERROR)
         except DomainError as exc:
             self.message_user(request, f"{provider.name}: {exc.message}", messages.ERROR)
 

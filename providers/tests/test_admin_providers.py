@@ -94,7 +94,7 @@ def test_test_connection_and_check_balance_buttons(web, root, panel):
 
     panel.reply("balance", {"error": "Invalid API key"})
     response = web.post(reverse("admin:providers_provider_test", args=[provider.pk]), follow=True)
-    assert messages_of(response) == ["Dollars: Dollars: `balance`: key or account refused: Invalid API key"]
+    assert messages_of(response) == ["Dollars: `balance`: key or account refused: Invalid API key"]
     page = web.get(reverse("admin:providers_provider_changelist")).content.decode()
     assert "failing ×1" in page and "12.50 USD" in page
     assert web.get(reverse("admin:providers_provider_test", args=[provider.pk])).status_code == 403
