@@ -182,7 +182,7 @@ def seed(n_orders: int, n_accounts: int, rnd: random.Random, history: int = 0) -
         orders.write(
             f"{pk}\t{rnd.randint(1, n_accounts)}\t{service.pk}\t{link}\t{link}\t{quantity}\t0.00000\t{pk}\t0\t"
             f"Completed\t\t\\N\t\\N\t{{}}\t0\t{created.isoformat()}\t{service.speed_per_minute}\t{quantity}\t{pk}\t"
-            f"\\N\t\t{created.isoformat()}\t{created.isoformat()}\n"
+            f"\\N\t\t{created.isoformat()}\t{created.isoformat()}\t\t0\n"
         )
     ledger_rows: list[tuple] = []
     spent = [Decimal(0)] * (n_accounts + 1)
@@ -215,7 +215,7 @@ def seed(n_orders: int, n_accounts: int, rnd: random.Random, history: int = 0) -
         orders.write(
             f"{pk}\t{account_id}\t{service.pk}\t{link}\t{link}\t{quantity}\t{charge}\t{10_000 + pk}\t{remains}\t"
             f"In progress\t\t\\N\t\\N\t{{}}\t0\t{start.isoformat()}\t{speed}\t{limit}\t{10_000 + pk}\t\\N\t\t"
-            f"{created.isoformat()}\t{PREVIOUS_TICK.isoformat()}\n"
+            f"{created.isoformat()}\t{PREVIOUS_TICK.isoformat()}\t\t0\n"
         )
         spent[account_id] += charge
         ledger_rows.append((account_id, "charge", -charge, deposit - spent[account_id], pk))
@@ -236,7 +236,9 @@ def seed(n_orders: int, n_accounts: int, rnd: random.Random, history: int = 0) -
         ("accounts_account (id, user_id, balance, is_active, created_at)", accounts),
         ("orders_order (id, account_id, service_id, link, link_normalized, quantity, charge, start_count, "
          "remains, status, hold_reason, runs, interval, extra, attempts, deliver_from, sim_speed, sim_limit, "
-         "sim_start_count, idempotency_key, request_fingerprint, created_at, updated_at)", orders),
+         # NOT NULL columns have no database default (Django sets them): provider_status, provider_failures.
+         "sim_start_count, idempotency_key, request_fingerprint, created_at, updated_at, provider_status, "
+         "provider_failures)", orders),
         ("accounts_ledgerentry (account_id, kind, amount, balance_after, order_id, memo, created_by_id, "
          "created_at)", ledger),
     ]
