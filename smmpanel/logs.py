@@ -16,6 +16,8 @@ import datetime
 import json
 import logging
 import re
+import threading
+import time
 import uuid
 from contextlib import contextmanager
 
@@ -123,3 +125,24 @@ class RequestContextMiddleware:
             unbind(tokens)
         response["X-Request-ID"] = request_id
         return response
+
+
+class ThrottledWarning:
+    """A warning logged at most once per `interval` seconds per process: a failing cache would
+    otherwise log on every API call. `reset()` lets the next one through (tests)."""
+
+    def __init__(self, logger: logging.Logger, interval: float = 60.0):
+        self.logger, self.interval = logger, interval
+        self._last = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self, message: str, *args) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if self._last and now - self._last < self.interval:
+                return
+            self._last = now
+        self.logger.warning(message, *args)
+
+    def reset(self) -> None:
+        self._last = 0.0

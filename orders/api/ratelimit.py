@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import threading
 import time
 
 from django.conf import settings
@@ -24,13 +23,12 @@ from django.core.exceptions import ImproperlyConfigured
 
 from smmpanel.client_address import client_address
 from smmpanel.errors import TooManyRequests
+from smmpanel.logs import ThrottledWarning
 
 logger = logging.getLogger("smmpanel.api.ratelimit")
+_cache_warning = ThrottledWarning(logger)
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-WARNING_INTERVAL_SECONDS = 60.0
-_last_warning = 0.0
-_warning_lock = threading.Lock()
 
 
 def parse_rate(rate: str | None) -> tuple[int, int] | None:
@@ -57,13 +55,7 @@ def _now() -> float:
 
 
 def _warn_cache_failure(exc: BaseException) -> None:
-    global _last_warning
-    now = time.monotonic()
-    with _warning_lock:
-        if _last_warning and now - _last_warning < WARNING_INTERVAL_SECONDS:
-            return
-        _last_warning = now
-    logger.warning("API rate limiter disabled: the cache failed (%s: %s); letting calls through",
+    _cache_warning("API rate limiter disabled: the cache failed (%s: %s); letting calls through",
                    type(exc).__name__, exc)
 
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-import time
 from decimal import Decimal
 
 from django.core.cache import cache
@@ -26,13 +24,12 @@ from rest_framework.renderers import JSONRenderer
 
 from catalog.selectors import catalog_version, custom_rates, services_for_sale
 from orders.api.formatting import service_payload
+from smmpanel.logs import ThrottledWarning
 from smmpanel.money import format_rate
 
 logger = logging.getLogger("smmpanel.api.services")
+_cache_warning = ThrottledWarning(logger)
 CACHE_SECONDS = 3600  # only frees old versions: a version's answer never goes stale
-WARNING_INTERVAL_SECONDS = 60.0
-_last_warning = 0.0
-_warning_lock = threading.Lock()
 
 # Where each entry starts. The answer is compact JSON written by us, so `{"service":` can only be an
 # entry's start: inside a string every `"` is escaped. Likewise the first `,"rate":"` after it is its rate.
@@ -92,10 +89,4 @@ def _with_own_rates(shared: bytes, own: dict[int, Decimal]) -> bytes:
 
 
 def _warn_cache_failure(exc: BaseException) -> None:
-    global _last_warning
-    now = time.monotonic()
-    with _warning_lock:
-        if _last_warning and now - _last_warning < WARNING_INTERVAL_SECONDS:
-            return
-        _last_warning = now
-    logger.warning("API services cache unavailable (%s: %s); answering from the database", type(exc).__name__, exc)
+    _cache_warning("API services cache unavailable (%s: %s); answering from the database", type(exc).__name__, exc)

@@ -211,7 +211,7 @@ def test_an_answer_built_while_the_catalog_changed_is_not_stored(client, alice, 
 
 
 def test_without_a_cache_the_answer_comes_from_the_database(client, alice, catalog, settings, caplog, monkeypatch):
-    monkeypatch.setattr(services_answer, "_last_warning", 0.0)
+    services_answer._cache_warning.reset()
     # Nothing listens on port 1: every cache call fails at once (the rate limiter fails open too).
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                                    "LOCATION": "redis://127.0.0.1:1/0"}}

@@ -23,7 +23,7 @@ NOW = 1_800_000_030.0  # 30 s into a minute
 @pytest.fixture(autouse=True)
 def _fresh_limits(monkeypatch):
     monkeypatch.setattr(ratelimit, "_now", lambda: NOW)
-    monkeypatch.setattr(ratelimit, "_last_warning", 0.0)
+    ratelimit._cache_warning.reset()
     cache.clear()
     yield
     cache.clear()
