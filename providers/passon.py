@@ -20,8 +20,8 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from orders import lifecycle
 from orders.models import ACTIVE_STATUSES, Order, OrderEvent, Refill, RefillStatus
+from orders.services.refills import refills_move
 from providers.client import client_for
 from providers.errors import ProviderError, ProviderTemporaryError
 from providers.forwarding import provider_actor
@@ -138,9 +138,7 @@ def refill_forward(*, refill_id: int, now: datetime | None = None) -> str:
 
 
 def _refill_move(refill_id: int, old: str, new: str, **changes) -> int:
-    if new not in lifecycle.REFILL_TRANSITIONS[old]:
-        raise ValueError(f"A refill cannot move from {old} to {new}")
-    return Refill.objects.filter(pk=refill_id, status=old).update(status=new, **changes)
+    return refills_move(Refill.objects.filter(pk=refill_id), old=old, new=new, **changes)
 
 
 def refills_poll(*, now: datetime | None = None) -> dict[str, int]:

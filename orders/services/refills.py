@@ -62,7 +62,8 @@ def _send_refill(refill_id: int) -> None:
     refill_forward.apply_async((refill_id,), retry=False)
 
 
-def _move(queryset, *, old: str, new: str, **changes) -> int:
+def refills_move(queryset, *, old: str, new: str, **changes) -> int:
+    """Move the refills of `queryset` that are `old` to `new`, refusing a move the table lacks."""
     if new not in lifecycle.REFILL_TRANSITIONS[old]:
         raise ValueError(f"A refill cannot move from {old} to {new}")
     return queryset.filter(status=old).update(status=new, **changes)
@@ -78,11 +79,11 @@ def refills_advance(*, now: datetime | None = None) -> Counter:
         # Refills of provider-backed orders mirror the provider's refill (providers.passon).
         simulated = Refill.objects.filter(order__provider__isnull=True)
         pending = simulated.filter(status=RefillStatus.PENDING)
-        counts["refills_rejected"] = _move(
+        counts["refills_rejected"] = refills_move(
             pending.filter(quantity=0), old=RefillStatus.PENDING, new=RefillStatus.REJECTED,
             reason="nothing dropped since the order finished", updated_at=now,
         )
-        counts["refills_started"] = _move(
+        counts["refills_started"] = refills_move(
             pending, old=RefillStatus.PENDING, new=RefillStatus.IN_PROGRESS, deliver_from=now, updated_at=now
         )
         # Done when quantity / speed minutes have passed since it started (the engine's minute).
@@ -90,7 +91,7 @@ def refills_advance(*, now: datetime | None = None) -> Counter:
         done = simulated.filter(status=RefillStatus.IN_PROGRESS).alias(
             finishes_at=Epoch(F("deliver_from")) + F("quantity") * minute / F("sim_speed")
         ).filter(finishes_at__lte=now.timestamp())
-        counts["refills_completed"] = _move(
+        counts["refills_completed"] = refills_move(
             done, old=RefillStatus.IN_PROGRESS, new=RefillStatus.COMPLETED, updated_at=now
         )
     return +counts
