@@ -1,10 +1,16 @@
 """Per-key and per-address rate limits for the reseller API (API.md: "Too many requests").
 
 Fixed-window counters in the Django cache (Redis in production, so every web process shares
-them): one counter per (budget, identity, window), created and bumped in one atomic Redis
-transaction (with another cache, by `cache.add` and `cache.incr`). Budgets: `add` and reads per
-valid API key, and one per client address for calls without a valid key. Limits come from
-settings at call time (API_RATE_LIMIT_ADD / _READ / _ANON, "N/s|m|h|d"; empty or 0 turns one off).
+them): one counter per (budget, identity, window). Budgets: `add` and reads per valid API key, and
+one per client address for calls without a valid key. Limits come from settings at call time
+(API_RATE_LIMIT_ADD / _READ / _ANON, "N/s|m|h|d"; empty or 0 turns one off).
+
+Each process takes a budget from the shared counter in **slices** of 1 % of the limit (at least
+one call) and spends a slice locally, so a busy key costs one Redis round trip per slice rather
+than per call. The counter only ever grows by whole slices, so the calls let through in a window
+never exceed the limit; the cost is that slices other processes hold unspent can refuse a call
+early (at most one slice per process). Limits under 200 calls a window have one-call slices and
+are exact.
 
 A cache that fails must not take the API down with it: the limiter then lets the call through
 (fails open) and logs a warning, at most once a minute per process.
@@ -14,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import threading
 import time
 
 from django.conf import settings
@@ -68,25 +75,58 @@ def _redis_client(backend: RedisCache):
     return client
 
 
-def _count(key: str, *, timeout: int) -> int:
-    """Bump a window's counter (created with `timeout` seconds to live) and return its value."""
+def _take(key: str, amount: int, *, timeout: int) -> int:
+    """Add `amount` to a window's counter (created with `timeout` seconds to live); its new value."""
     backend = caches["default"]
     if isinstance(backend, RedisCache):
-        # One round trip: MULTI, SET NX (creates it with its expiry), INCR, EXEC — atomic, so the
+        # One round trip: MULTI, SET NX (creates it with its expiry), INCRBY, EXEC — atomic, so the
         # counter never lives without an expiry. Django's add + incr took three (incr checks EXISTS
         # first), ~0.35 ms of a ~2 ms `balance` call (bench/REPORT.md).
         full_key = backend.make_and_validate_key(key)
         pipe = _redis_client(backend).pipeline(transaction=True)
         pipe.set(full_key, 0, ex=timeout, nx=True)
-        pipe.incr(full_key)
+        pipe.incrby(full_key, amount)
         return pipe.execute()[1]
     # Other caches (local memory without Redis): add, else incr, both atomic there too.
-    if backend.add(key, 1, timeout=timeout):
-        return 1
+    if backend.add(key, amount, timeout=timeout):
+        return amount
     try:
-        return backend.incr(key)
+        return backend.incr(key, amount)
     except ValueError:  # expired between add and incr: this call starts it again
-        return 1 if backend.add(key, 1, timeout=timeout) else backend.incr(key)
+        return amount if backend.add(key, amount, timeout=timeout) else backend.incr(key, amount)
+
+
+# Calls this process may still let through without asking Redis: window counter key → calls left.
+# Only the current windows matter; the dict is emptied when it grows past MAX_SLICES_HELD.
+_slices: dict[str, int] = {}
+MAX_SLICES_HELD = 10_000
+SLICE_FRACTION = 100  # a slice is 1/100 of the limit
+_slices_lock = threading.Lock()  # threaded servers (runserver): two threads never spend one call
+
+
+def _spend_held(key: str) -> bool:
+    with _slices_lock:
+        left = _slices.get(key, 0)
+        if left > 0:
+            _slices[key] = left - 1
+        return left > 0
+
+
+def _admit(key: str, number: int, timeout: int) -> bool:
+    """Whether one more call fits in the window's budget of `number` calls."""
+    if _spend_held(key):
+        return True
+    size = max(1, number // SLICE_FRACTION)
+    counted = _take(key, size, timeout=timeout)
+    granted = min(size, number - (counted - size))  # the part of this slice within the limit
+    if granted <= 0:
+        return False
+    if granted > 1:
+        with _slices_lock:
+            if len(_slices) >= MAX_SLICES_HELD:
+                _slices.clear()  # old windows' leftovers, mostly
+            _slices[key] = _slices.get(key, 0) + granted - 1
+    return True
 
 
 def _hit(scope: str, identity: str, rate: str | None) -> None:
@@ -97,14 +137,14 @@ def _hit(scope: str, identity: str, rate: str | None) -> None:
     number, seconds = limit
     now = _now()
     window = int(now // seconds)
-    key = f"api-rl:{scope}:{seconds}:{identity}:{window}"
+    key = f"api-rl:{scope}:{number}/{seconds}:{identity}:{window}"
     try:
         # The counter outlives its window a little; a window's end is computed, not stored.
-        count = _count(key, timeout=seconds + 1)
+        admitted = _admit(key, number, timeout=seconds + 1)
     except Exception as exc:  # noqa: BLE001 - any cache failure: fail open
         _warn_cache_failure(exc)
         return
-    if count > number:
+    if not admitted:
         raise TooManyRequests(retry_after=max(1, math.ceil((window + 1) * seconds - now)))
 
 

@@ -24,8 +24,10 @@ NOW = 1_800_000_030.0  # 30 s into a minute
 def _fresh_limits(monkeypatch):
     monkeypatch.setattr(ratelimit, "_now", lambda: NOW)
     ratelimit._cache_warning.reset()
+    ratelimit._slices.clear()
     cache.clear()
     yield
+    ratelimit._slices.clear()
     cache.clear()
 
 
@@ -132,6 +134,33 @@ def test_the_budget_is_shared_through_redis(api, redis_cache, settings):
     assert len(counters) == 1
     assert int(client.get(counters[0])) == 24
     assert 0 < client.ttl(counters[0]) <= 61
+
+
+def test_a_busy_key_takes_its_budget_in_slices_and_never_exceeds_it(api, redis_cache, settings):
+    """500 calls a window: slices of 5. Three web processes, played by one process that forgets
+    the slices it holds when it "switches" process, share one counter."""
+    settings.API_RATE_LIMIT_READ = "500/m"
+    client = redis.Redis.from_url(redis_cache.url)
+    held: list[dict] = [{}, {}, {}]
+    admitted = 0
+    for call in range(600):
+        process = held[call % 3]
+        ratelimit._slices.clear()
+        ratelimit._slices.update(process)  # this process's leftovers
+        try:
+            ratelimit.check_key(api.key, "balance")
+            admitted += 1
+        except ratelimit.TooManyRequests:
+            pass
+        process.clear()
+        process.update(ratelimit._slices)
+        if call == 9:
+            (counter,) = client.keys("*api-rl:read:*")
+            assert int(client.get(counter)) == 15  # three slices taken for 10 calls, not 10 round trips
+    left_unspent = sum(sum(process.values()) for process in held)
+    assert admitted + left_unspent == 500  # never more than the limit; at most a slice per process unspent
+    assert left_unspent <= 3 * 4
+    assert int(client.get(counter)) >= 500
 
 
 def test_a_failing_cache_lets_calls_through_and_warns_once(api, redis_cache, settings, caplog):
