@@ -9,7 +9,6 @@ import pytest
 import requests
 from django.conf import settings
 
-
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")  # Debian's `chromium`, installed by .ci/run
 
 
@@ -30,6 +29,15 @@ def _empty_request_log_buffer():
     pending.take()
     yield
     pending.take()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_catalog_snapshot():
+    """Each test starts like a new process, holding no catalog rows: a rolled-back test's catalog
+    can come back under the same version token with other settings around it."""
+    from catalog import snapshot
+
+    snapshot.forget()
 
 
 def pytest_sessionfinish(session, exitstatus):

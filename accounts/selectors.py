@@ -1,6 +1,7 @@
 """Reads of the accounts app that run on every reseller API call."""
 from __future__ import annotations
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import connection
 
@@ -43,6 +44,10 @@ def _lookup_sql() -> tuple[str, list]:
                 col = field.get_col(model._meta.db_table)
                 columns.append(f"{q(model._meta.db_table)}.{q(field.column)}")
                 converters.append((col, connection.ops.get_db_converters(col) + col.get_db_converters(connection)))
+        # The catalog's version token rides along (catalog/snapshot.py): `add` and `services` would
+        # otherwise spend a round trip of their own on it. A scalar subquery on a one-row table.
+        version = apps.get_model("catalog", "CatalogVersion")._meta.db_table
+        columns.append(f"(SELECT {q('token')} FROM {q(version)} WHERE {q('id')} = 1)")
         sql = (
             f"SELECT {', '.join(columns)} FROM {q(key)}"
             f" INNER JOIN {q(account)} ON {q(key)}.{q(_column(ApiKey, 'account'))} = {q(account)}.{q(_column(Account, 'id'))}"
@@ -57,7 +62,8 @@ def _lookup_sql() -> tuple[str, list]:
 
 def apikey_by_digest(*, digest: str) -> ApiKey | None:
     """The unrevoked key with this digest, with its account and user (only the columns a call
-    reads), when both are active; one indexed query, never cached (a revocation must hold at once)."""
+    reads), when both are active; one indexed query, never cached (a revocation must hold at once).
+    The key also carries `catalog_version`, the catalog's version token as of this statement."""
     sql, converters = _lookup_sql()
     with connection.cursor() as cursor:
         cursor.execute(sql, [digest])
@@ -76,4 +82,5 @@ def apikey_by_digest(*, digest: str) -> ApiKey | None:
     api_key, account, user = objects
     account.user = user
     api_key.account = account
+    api_key.catalog_version = row[-1]  # after the converted columns (zip above stops before it)
     return api_key

@@ -54,22 +54,28 @@ def request_fingerprint(fields: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def service_for_order(value: Any, account_id: int | None = None) -> Service:
+def service_for_order(value: Any, account_id: int | None = None, catalog_version: str | None = None) -> Service:
     """The active service asked for, with the reseller's `own_rate` (see catalog.selectors)."""
     if f.is_blank(value):
         raise MissingParameters()
-    service = catalog_selectors.service_for_order(service_id=f.integer("service", value), account_id=account_id)
+    service = catalog_selectors.service_for_order(
+        service_id=f.integer("service", value), account_id=account_id, catalog_version=catalog_version,
+    )
     if service is None:
         raise ServiceNotFound()
     return service
 
 
-def order_request_parse(*, fields: Mapping[str, Any], account_id: int | None = None) -> OrderRequest:
+def order_request_parse(
+    *, fields: Mapping[str, Any], account_id: int | None = None, catalog_version: str | None = None,
+) -> OrderRequest:
     """Validate an `add` request's fields; raises the first DomainError in the API's order.
 
-    The charge uses the reseller's own rate for the service when it has one.
+    The charge uses the reseller's own rate for the service when it has one. `catalog_version`, the
+    catalog's current version token when the caller has it, lets the service come from this
+    process's snapshot (catalog/snapshot.py).
     """
-    service = service_for_order(fields.get("service"), account_id)
+    service = service_for_order(fields.get("service"), account_id, catalog_version)
     spec = service.spec
     wants_quantity = spec.quantity_from is QuantityFrom.FIELD
 

@@ -34,6 +34,7 @@ class Call:
     account: Account
     fields: dict[str, Any]
     idempotency_header: str | None = None
+    catalog_version: str | None = None  # read with the key: see catalog/snapshot.py
 
     @property
     def actor(self) -> str:
@@ -41,14 +42,15 @@ class Call:
 
 
 def services(call: Call) -> bytes:
-    return services_answer(account_id=call.account.pk)
+    return services_answer(account_id=call.account.pk, catalog_version=call.catalog_version)
 
 
 def add(call: Call) -> dict[str, Any]:
     idempotency_key = call.fields.get("idempotency_key")
     if f.is_blank(idempotency_key):
         idempotency_key = call.idempotency_header
-    order = order_place(account=call.account, fields=call.fields, idempotency_key=idempotency_key, actor=call.actor)
+    order = order_place(account=call.account, fields=call.fields, idempotency_key=idempotency_key, actor=call.actor,
+                        catalog_version=call.catalog_version)
     return {"order": order.pk}
 
 

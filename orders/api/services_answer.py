@@ -4,8 +4,11 @@ building 2 000 model rows and rendering them (~70 ms of CPU for such a catalog, 
 - **Key**: the catalog's version token (catalog.selectors.catalog_version), which database
   triggers change in the same transaction as any write to services, categories or custom rates,
   whatever made it (admin, `queryset.update()`, bulk changes, commands, provider sync, raw SQL).
-  Every process reads the token at every call (one indexed row): a change is seen by all of them
-  at once, and the entries of old tokens simply expire.
+  Every process reads the token at every call (the API reads it with the caller's key, in the same
+  statement): a change is seen by all of them at once, and the entries of old tokens simply expire.
+- **Two levels**: the bytes of the current version are also held in this process's memory
+  (catalog/snapshot.py), so a call usually sends them without even a cache round trip; a process
+  that has not seen this version yet takes them from the shared cache; the first of all builds them.
 - **Own prices**: the shared answer is rendered with the catalog rates; a reseller with custom
   rates gets it patched in place (their rate strings swapped in), so no answer is stored per reseller.
 - **Fails open**: when the cache raises, the answer is built from the database as before (and a
@@ -22,6 +25,7 @@ from decimal import Decimal
 from django.core.cache import cache
 from rest_framework.renderers import JSONRenderer
 
+from catalog import snapshot
 from catalog.selectors import catalog_version, custom_rates, services_for_sale
 from orders.api.formatting import service_payload
 from smmpanel.logs import ThrottledWarning
@@ -37,10 +41,17 @@ _ENTRY = re.compile(rb'\{"service":(\d+),')
 _RATE = b',"rate":"'
 
 
-def services_answer(*, account_id: int) -> bytes:
-    """The `services` answer for this reseller, as JSON bytes."""
-    shared = _shared_answer()
-    own = custom_rates(account_id=account_id)
+def services_answer(*, account_id: int, catalog_version: str | None) -> bytes:
+    """The `services` answer for this reseller, as JSON bytes. `catalog_version`: the catalog's
+    version token as the caller just read it (None: there is none; built from the database)."""
+    if catalog_version is None:
+        shared, own = render_services(), custom_rates(account_id=account_id)
+    else:
+        shared = snapshot.services_answer(version=catalog_version)
+        if shared is None:
+            shared = _shared_answer(catalog_version)
+            snapshot.keep_services_answer(version=catalog_version, answer=shared)
+        own = snapshot.own_rates(account_id=account_id, version=catalog_version)
     return _with_own_rates(shared, own) if own else shared
 
 
@@ -53,10 +64,7 @@ def _cache_key(version: str) -> str:
     return f"api-services:{version}"
 
 
-def _shared_answer() -> bytes:
-    version = catalog_version()
-    if version is None:
-        return render_services()
+def _shared_answer(version: str) -> bytes:
     try:
         cached = cache.get(_cache_key(version))
     except Exception as exc:  # noqa: BLE001 - any cache failure: serve from the database

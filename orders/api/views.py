@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 import time
-from itertools import islice
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from django.contrib import admin
@@ -110,7 +110,7 @@ class ResellerApiView(APIView):
         handler = ACTIONS.get(action)
         if handler is None:
             raise InvalidAction()
-        call = Call(account=api_key.account, fields=fields,
+        call = Call(account=api_key.account, fields=fields, catalog_version=api_key.catalog_version,
                     idempotency_header=request.META.get("HTTP_IDEMPOTENCY_KEY"))
         answer = handler(call)
         if isinstance(answer, bytes):

@@ -96,22 +96,29 @@ def test_services_does_not_grow_with_the_catalog(api, service):
     answer, fifty = api("services")
     assert len(answer) == 50
     assert len(fifty) == len(one)
-    # A new catalog version: key, version, services with their categories, version again (unchanged
-    # meanwhile, so the answer is cached), custom rates.
-    assert_at_most(fifty, 5)
+    # A new catalog version: key (with the version), services with their categories, the version
+    # again (unchanged meanwhile, so the answer is cached), the reseller's own prices.
+    assert_at_most(fifty, 4)
     again, cached = api("services")
     assert again == answer
-    assert not [sql for sql in cached if "catalog_service" in sql]  # from the cache
-    assert_at_most(cached, 3)  # key, catalog version, custom rates
+    # From this process's catalog snapshot: the key's statement only.
+    assert not [sql for sql in cached if "catalog_service" in sql or "catalog_customrate" in sql]
+    assert_at_most(cached, 1)
 
 
 def test_add(api, service):
     answer, statements = api("add", service=service.pk, link="https://instagram.com/new", quantity=100)
     assert "order" in answer
-    # key; service with the reseller's own rate; account lock; active-link check; order; balance
-    # update (ledger_post: one conditional UPDATE … RETURNING on PostgreSQL, a locking SELECT and
-    # an UPDATE elsewhere) and ledger entry; event.
-    assert_at_most(statements, 8 if connection.vendor == "postgresql" else 9)
+    # This process's first add at this catalog version: key (with the catalog version); the service;
+    # the reseller's own prices; account lock; active-link check; order; balance update (ledger_post:
+    # one conditional UPDATE … RETURNING on PostgreSQL, a locking SELECT and an UPDATE elsewhere)
+    # and ledger entry; event.
+    assert_at_most(statements, 9 if connection.vendor == "postgresql" else 10)
+    answer, statements = api("add", service=service.pk, link="https://instagram.com/next", quantity=100)
+    assert "order" in answer
+    # Every later one: the service and own prices come from the process's catalog snapshot.
+    assert not [sql for sql in statements if "catalog_service" in sql or "catalog_customrate" in sql]
+    assert_at_most(statements, 7 if connection.vendor == "postgresql" else 8)
 
 
 def test_status_of_one_order(api, reseller, service):
