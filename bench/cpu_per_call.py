@@ -160,7 +160,7 @@ def main() -> None:
                     call(handler, body_of(scenario, i))
                 profile.disable()
                 stats = io.StringIO()
-                pstats.Stats(profile, stream=stats).sort_stats("cumulative").print_stats(45)
+                pstats.Stats(profile, stream=stats).sort_stats("cumulative").print_stats(int(os.environ.get("PROFILE_LINES", "45")))
                 print(stats.getvalue())
     finally:
         redis_process.terminate()

@@ -153,9 +153,10 @@ class CustomRate(models.Model):
 
 class CatalogVersion(models.Model):
     """One row whose `token` changes with every write to Service, Category or CustomRate, in the
-    writing transaction: the key under which the API's `services` answer is cached.
+    writing transaction: the key under which the API's `services` answer is cached, and the
+    version of each process's catalog snapshot (catalog/snapshot.py).
 
-    Set by database triggers (migration 0005), not by Django code: they fire for admin saves,
+    Set by database triggers (migration 0006), not by Django code: they fire for admin saves,
     `queryset.update()`, `bulk_update`/`bulk_create`, management commands, provider sync and hand-typed
     SQL alike — no write path can forget to invalidate. A random token rather than a counter: a
     rolled-back write or a restored backup can never bring back a number already cached with other data.
