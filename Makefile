@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test venv migrate clean bench bench-smoke bench-tick bench-deps
+.PHONY: run test venv migrate clean bench bench-smoke bench-tick bench-profile bench-deps
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ bench-smoke: bench-deps
 # The fulfillment tick alone: drops and recreates smmpanel_bench; writes bench/REPORT.md and bench/tick.png.
 bench-tick: bench-deps
 	$(BIN)/python bench/tick.py $(BENCH_ARGS)
+
+# Where the API's time goes: py-spy samples the gunicorn workers during each scenario, API and reference
+# view. Drops and recreates smmpanel_bench_profile; writes the `## Profiles` section of bench/REPORT.md.
+# About 4 minutes; needs ptrace rights (root, or kernel.yama.ptrace_scope=0). See bench/profile.py --help.
+bench-profile: bench-deps
+	$(BIN)/python bench/profile.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -35,10 +35,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench import tick  # noqa: E402
 from bench.apibench import checks, load, processes, report, seeding  # noqa: E402
+from bench.apibench.processes import OUT_OF_REACH  # noqa: E402
 from bench.apibench.scenarios import API_PATH, BARE_PATH, SCENARIOS  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/smmpanel_bench_api"
-OUT_OF_REACH = "1000000000/m"  # rate limits: counted, never reached
 
 
 def parse_args() -> argparse.Namespace:
@@ -99,25 +99,6 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def server_environment(args, run_dir: Path, redis_url: str) -> dict[str, str]:
-    """What gunicorn (and this process, for seeding and checks) runs with: production settings."""
-    limit = args.rate_limit
-    return {
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(40),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DATABASE_URL": args.database_url,
-        "CONN_MAX_AGE": "600",
-        "REDIS_URL": redis_url,
-        "VAR_DIR": str(run_dir / "var"),
-        "API_RATE_LIMIT_ADD": limit,
-        "API_RATE_LIMIT_READ": limit,
-        "API_RATE_LIMIT_ANON": limit,
-        "LOG_LEVEL": "WARNING",
-    }
-
-
 def estimate_seconds(args) -> int:
     runs = 1 + sum(3 if s.cached_bytes else 2 for s in args.chosen)
     tick_seconds = 0 if args.no_tick else 30 + args.tick_runs * 12 * args.tick_orders // 100_000
@@ -135,7 +116,7 @@ def main() -> None:
     outcome = report.Outcome(runs=[], tick=None)
     with ExitStack() as stack:
         redis_url = args.redis_url or processes.start_redis(stack, run_dir)
-        env = server_environment(args, run_dir, redis_url)
+        env = processes.server_environment(args.database_url, run_dir, redis_url, args.rate_limit)
         os.environ.update(env)
         import django
 
@@ -148,7 +129,7 @@ def main() -> None:
         print(f"Creating and seeding {db} …", flush=True)
         tick.recreate(args.database_url, db)
         if not args.keep_database:
-            stack.callback(drop_database, args.database_url, db)
+            stack.callback(seeding.drop_database, args.database_url, db)
         call_command("migrate", verbosity=0)
         if args.redis_url:
             cache.clear()  # its own database number: stale counters or bytes would skew the run
@@ -275,13 +256,6 @@ def run_tick(args, run_dir: Path, environment: dict[str, str]) -> dict:
     shown = [".venv/bin/python", "bench/tick.py", "--orders", str(args.tick_orders), "--runs", str(args.tick_runs)]
     figures["command"] = " ".join(shown + (["--no-report"] if "--no-report" in command else []))
     return figures
-
-
-def drop_database(url: str, name: str) -> None:
-    from django.db import connection
-
-    connection.close()
-    tick.admin_execute(url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def print_summary(outcome: report.Outcome) -> None:

@@ -7,6 +7,7 @@ or SIGTERM alike. Stopping is SIGTERM to the group, then SIGKILL after a grace p
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -19,6 +20,7 @@ from pathlib import Path
 
 STOP_GRACE_SECONDS = 10
 START_TIMEOUT_SECONDS = 60
+OUT_OF_REACH = "1000000000/m"  # rate limits: counted, never reached
 
 
 def unwind_on_signals() -> None:
@@ -85,7 +87,13 @@ def start_redis(stack: ExitStack, run_dir: Path) -> str:
 
 
 def start_gunicorn(stack: ExitStack, run_dir: Path, env: dict[str, str], workers: int, root: Path) -> str:
-    """gunicorn as the Dockerfile runs it (sync workers, access log), on a free loopback port."""
+    """gunicorn as the Dockerfile runs it (sync workers, access log), on a free loopback port: its URL."""
+    return start_gunicorn_process(stack, run_dir, env, workers, root)[0]
+
+
+def start_gunicorn_process(stack: ExitStack, run_dir: Path, env: dict[str, str], workers: int,
+                           root: Path) -> tuple[str, subprocess.Popen]:
+    """The same, with the master process (bench/profile.py samples its workers)."""
     port = free_port()
     command = [
         sys.executable, "-m", "gunicorn", "smmpanel.wsgi:application",
@@ -102,7 +110,25 @@ def start_gunicorn(stack: ExitStack, run_dir: Path, env: dict[str, str], workers
         try:
             with urllib.request.urlopen(base + "/health/live/", timeout=2) as answer:
                 if answer.status == 200:
-                    return base
+                    return base, process
         except OSError:
             time.sleep(0.2)
     raise SystemExit("gunicorn did not answer /health/live/ in time")
+
+
+def server_environment(database_url: str, run_dir: Path, redis_url: str, rate_limit: str) -> dict[str, str]:
+    """What gunicorn (and the bench's own process, for seeding and checks) runs with: production settings."""
+    return {
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DATABASE_URL": database_url,
+        "CONN_MAX_AGE": "600",
+        "REDIS_URL": redis_url,
+        "VAR_DIR": str(run_dir / "var"),
+        "API_RATE_LIMIT_ADD": rate_limit,
+        "API_RATE_LIMIT_READ": rate_limit,
+        "API_RATE_LIMIT_ANON": rate_limit,
+        "LOG_LEVEL": "WARNING",
+    }

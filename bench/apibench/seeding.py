@@ -120,3 +120,10 @@ def write_bodies(path: Path, bodies: dict[str, list[str]]) -> None:
         for scenario, lines in bodies.items():
             for body in lines:
                 out.write(f"{scenario}\t{body}\n")
+
+
+def drop_database(url: str, name: str) -> None:
+    from django.db import connection
+
+    connection.close()
+    tick.admin_execute(url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
