@@ -51,9 +51,9 @@ bench-tick: bench-deps
 
 # Where the API's time goes: py-spy samples the gunicorn workers during each scenario, API and reference
 # view. Drops and recreates smmpanel_bench_profile; writes the `## Profiles` section of bench/REPORT.md.
-# About 4 minutes; needs ptrace rights (root, or kernel.yama.ptrace_scope=0). See bench/profile.py --help.
+# About 4 minutes; needs ptrace rights (root, or kernel.yama.ptrace_scope=0). See bench/profile_api.py --help.
 bench-profile: bench-deps
-	$(BIN)/python bench/profile.py $(BENCH_ARGS)
+	$(BIN)/python bench/profile_api.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

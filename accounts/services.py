@@ -14,9 +14,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts import allowlist
+from accounts import allowlist, key_cache
 from accounts.models import Account, ApiKey, LedgerEntry, LedgerKind
-from accounts.selectors import apikey_by_digest
 from smmpanel import logs
 from smmpanel.errors import DomainError, InsufficientBalance, InvalidApiKey, IpNotAllowed
 from smmpanel.money import AMOUNT_QUANTUM, to_amount
@@ -220,8 +219,8 @@ def apikey_issue(*, account: Account, label: str = "") -> tuple[ApiKey, str]:
 def apikey_revoke(*, api_key: ApiKey) -> None:
     """Stop a key from working; a second call keeps the first revocation time.
 
-    Keys are looked up in the database at every call (there is no key cache), so every web process
-    refuses the key from its next call on.
+    Every web process refuses the key from its next call on: the write notifies the processes'
+    key caches (accounts/key_cache.py).
     """
     ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
@@ -247,14 +246,16 @@ def apikey_verify(*, key: str | None, client_ip: str | None) -> ApiKey:
     """
     if not key or len(key) > KEY_MAX_LENGTH:
         raise InvalidApiKey()
-    api_key = apikey_by_digest(digest=_digest(key))
+    digest = _digest(key)
+    api_key = key_cache.apikey_for(digest=digest)
     if api_key is None:
         raise InvalidApiKey()
     if not allowlist.admits(api_key.allowed_ips, client_ip):
         refused = IpNotAllowed()
         refused.api_key = api_key
         raise refused
-    _record_use(api_key, client_ip)
+    if _record_use(api_key, client_ip):
+        key_cache.note_use(digest=digest, api_key=api_key)
     # The request's later log lines name the reseller (RequestContextMiddleware unbinds it).
     logs.bind_in_request(account=api_key.account.user.username)
     return api_key
@@ -265,8 +266,9 @@ def apikey_authenticate(*, key: str | None, client_ip: str | None = None) -> Acc
     return apikey_verify(key=key, client_ip=client_ip).account
 
 
-def _record_use(api_key: ApiKey, client_ip: str | None) -> None:
+def _record_use(api_key: ApiKey, client_ip: str | None) -> bool:
     """Write the key's last use: at most once a minute per key, and when the address changes.
+    Whether it was due (then `api_key` holds the use written).
 
     One conditional UPDATE, so concurrent calls of one key write it once, not once each.
     """
@@ -274,10 +276,12 @@ def _record_use(api_key: ApiKey, client_ip: str | None) -> None:
     stale = api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION
     moved = client_ip is not None and client_ip != api_key.last_used_ip
     if not (stale or moved):
-        return
+        return False
     due = Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_RESOLUTION)
     if client_ip is not None:
         # A new address is written at once; `lte=now` keeps a request whose clock lags behind
         # from moving the time back (it records nothing; the next call will).
         due |= Q(last_used_at__lte=now) & ~Q(last_used_ip=client_ip)
     ApiKey.objects.filter(pk=api_key.pk).filter(due).update(last_used_at=now, last_used_ip=client_ip)
+    api_key.last_used_at, api_key.last_used_ip = now, client_ip
+    return True

@@ -420,7 +420,7 @@ def write_report(path: Path, section: str, heading: str = SECTION) -> None:
         'Figures measured by the scripts in `bench/` (bench/README.md says how to run them and how to read\n'
         'them), on the machine each section names. Each section is rewritten by its own script —\n'
         '`## Reseller API` by bench/api.py (`make bench`), `## Fulfillment tick` by bench/tick.py,\n'
-        '`## Profiles` by bench/profile.py (`make bench-profile`) — and the others are left as they are;\n'
+        '`## Profiles` by bench/profile_api.py (`make bench-profile`) — and the others are left as they are;\n'
         'the "what was tried" sections are written by hand.\n'
         '\n'
         "The API section defines its own terms (req/s, p50/p99, ratios to its baselines). In the tick's:\n"

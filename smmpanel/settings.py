@@ -193,6 +193,9 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
 API_RATE_LIMIT_ADD = env.str("API_RATE_LIMIT_ADD", default="600/m")  # `add` calls per API key
 API_RATE_LIMIT_READ = env.str("API_RATE_LIMIT_READ", default="3000/m")  # every other call per key
 API_RATE_LIMIT_ANON = env.str("API_RATE_LIMIT_ANON", default="120/m")  # per address, no valid key
+# Web processes keep API key lookups in memory, emptied by PostgreSQL notifications on any change
+# (accounts/key_cache.py); only with PostgreSQL, CONN_HEALTH_CHECKS and a CONN_MAX_AGE other than 0.
+API_KEY_CACHE = env.bool("API_KEY_CACHE", default=True)
 # Proxies in front of web that append to X-Forwarded-For (a TLS proxy: 1); 0 trusts REMOTE_ADDR only.
 # The one client address (smmpanel/client_address.py) of rate limits, key allow-lists and the log.
 API_TRUSTED_PROXIES = env.int("API_TRUSTED_PROXIES", default=0)

@@ -26,8 +26,10 @@ from smmpanel.settings import *  # noqa: E402,F403
 ALLOWED_HOSTS = ["*"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; never in production
 POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")  # noqa: F405
-if POSTGRES:
-    DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405 - live-server threads must not keep connections
+if POSTGRES and "CONN_MAX_AGE" not in os.environ:
+    # Live-server threads must not keep connections. Tests of server processes that need persistent
+    # connections (the key cache's) set CONN_MAX_AGE for them.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 
 # The suite talks to live servers over plain http: secure-only cookies would not come back from
 # http clients (requests drops them), so the admin tests turn them off here, explicitly. Production

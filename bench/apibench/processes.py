@@ -93,7 +93,7 @@ def start_gunicorn(stack: ExitStack, run_dir: Path, env: dict[str, str], workers
 
 def start_gunicorn_process(stack: ExitStack, run_dir: Path, env: dict[str, str], workers: int,
                            root: Path) -> tuple[str, subprocess.Popen]:
-    """The same, with the master process (bench/profile.py samples its workers)."""
+    """The same, with the master process (bench/profile_api.py samples its workers)."""
     port = free_port()
     command = [
         sys.executable, "-m", "gunicorn", "smmpanel.wsgi:application",

@@ -1,4 +1,4 @@
-"""The `## Profiles` section of bench/REPORT.md, from bench/profile.py's summaries."""
+"""The `## Profiles` section of bench/REPORT.md, from bench/profile_api.py's summaries."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -128,7 +128,7 @@ def section(profiles: list[Profile], about: About, raw_dir: str) -> str:
                       for what in dict.fromkeys(w for _, _, w in WAIT_LEAVES))
     head = f"""{SECTION}
 
-Written by bench/profile.py (`make bench-profile`); the other sections are left alone. Where a
+Written by bench/profile_api.py (`make bench-profile`); the other sections are left alone. Where a
 gunicorn worker's wall time goes during each scenario, the API against its reference view: py-spy
 samples every worker at {about.rate_hz} Hz for {about.duration} s in the middle of each wrk run (blocked
 stacks included, without pausing the workers), and the collapsed stacks are summarised by layer.

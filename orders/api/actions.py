@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from accounts.models import Account
+from accounts.selectors import account_balance
 from orders import selectors
 from orders.api.formatting import (
     balance_payload,
@@ -82,7 +83,7 @@ def multiple_status(call: Call) -> dict[str, Any]:
 
 
 def balance(call: Call) -> dict[str, Any]:
-    return balance_payload(call.account.balance)
+    return balance_payload(account_balance(call.account))
 
 
 def cancel(call: Call) -> dict[str, Any] | list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""bench/profile.py's summary of py-spy's collapsed stacks (bench/apibench/profiles.py), on stacks
+"""bench/profile_api.py's summary of py-spy's collapsed stacks (bench/apibench/profiles.py), on stacks
 written by hand: no py-spy, no database, no server."""
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 """Profiles of the reseller API under load: py-spy samples the gunicorn workers while wrk drives
 each scenario, against the API and against its reference view.
 
-    .venv/bin/python bench/profile.py [--duration 8] [--scenarios status,add,...] [--keep-database]
+    .venv/bin/python bench/profile_api.py [--duration 8] [--scenarios status,add,...] [--keep-database]
 
 The same panel, servers and load as bench/api.py (bench/apibench: a fresh seeded database, a
 private Redis, gunicorn with production settings, wrk with the generated bodies), smaller by
@@ -134,7 +134,7 @@ def main() -> None:
     processes.unwind_on_signals()
     py_spy = py_spy_version()
     clean_environment = dict(os.environ)
-    command = " ".join(shlex.quote(a) for a in [".venv/bin/python", "bench/profile.py", *sys.argv[1:]])
+    command = " ".join(shlex.quote(a) for a in [".venv/bin/python", "bench/profile_api.py", *sys.argv[1:]])
     run_dir = Path(tempfile.mkdtemp(prefix="smmpanel-bench-profile-"))
     print(f"About {estimate_seconds(args) // 60 + 1} minutes; logs and raw stacks in {run_dir}", flush=True)
     load_before = os.getloadavg()[0]
