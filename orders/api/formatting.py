@@ -7,7 +7,8 @@ from typing import Any
 from django.conf import settings
 
 from catalog.models import Service
-from orders.models import Order, Refill
+from orders.models import Refill
+from orders.selectors import StatusRow
 from smmpanel.money import format_amount, format_rate
 
 
@@ -28,7 +29,7 @@ def service_payload(service: Service, rate: Decimal | None = None) -> dict[str, 
     }
 
 
-def order_status_payload(order: Order) -> dict[str, Any]:
+def order_status_payload(order: StatusRow) -> dict[str, Any]:
     return {
         "charge": format_amount(order.charge),
         "start_count": order.start_count,
