@@ -110,15 +110,15 @@ def test_add(api, service):
     answer, statements = api("add", service=service.pk, link="https://instagram.com/new", quantity=100)
     assert "order" in answer
     # This process's first add at this catalog version: key (with the catalog version); the service;
-    # the reseller's own prices; account lock; active-link check; order; balance update (ledger_post:
-    # one conditional UPDATE … RETURNING on PostgreSQL, a locking SELECT and an UPDATE elsewhere)
-    # and ledger entry; event.
-    assert_at_most(statements, 9 if connection.vendor == "postgresql" else 10)
+    # the reseller's own prices; order; event; the charge (ledger_post: one conditional UPDATE …
+    # RETURNING on PostgreSQL, which takes the account lock; a locking SELECT and an UPDATE
+    # elsewhere) and its ledger entry; the active-link check under the lock.
+    assert_at_most(statements, 8 if connection.vendor == "postgresql" else 9)
     answer, statements = api("add", service=service.pk, link="https://instagram.com/next", quantity=100)
     assert "order" in answer
     # Every later one: the service and own prices come from the process's catalog snapshot.
     assert not [sql for sql in statements if "catalog_service" in sql or "catalog_customrate" in sql]
-    assert_at_most(statements, 7 if connection.vendor == "postgresql" else 8)
+    assert_at_most(statements, 6 if connection.vendor == "postgresql" else 7)
 
 
 def test_status_of_one_order(api, reseller, service):

@@ -261,13 +261,17 @@ def test_interleaved_cancels_adds_worker_moves_and_deposits_keep_the_ledger(url,
 
 
 def _locked_tables(call: Callable[[], Any]) -> list[str]:
+    """The tables whose existing rows `call` locks, in order: by SELECT … FOR [NO KEY] UPDATE, or by
+    an UPDATE (which locks the rows it writes: `ledger_post`'s charge takes the account lock so)."""
     with CaptureQueriesContext(connection) as queries:
         call()
-    return [
-        re.search(r'FROM "(\w+)"', query["sql"]).group(1)
-        for query in queries.captured_queries
-        if re.search(r"FOR (NO KEY )?UPDATE", query["sql"])
-    ]
+    tables = []
+    for query in queries.captured_queries:
+        if updated := re.match(r'UPDATE "?(\w+)"?', query["sql"]):
+            tables.append(updated.group(1))
+        elif re.search(r"FOR (NO KEY )?UPDATE", query["sql"]):
+            tables.append(re.search(r'FROM "(\w+)"', query["sql"]).group(1))
+    return tables
 
 
 @pytest.fixture
