@@ -60,8 +60,13 @@ def orders_by_id(*, account: Account, order_ids: Iterable[int]) -> dict[int, Sta
     ids = list(dict.fromkeys(order_ids))
     if not ids:
         return {}
-    placeholders = ", ".join(["%s"] * len(ids))
-    orders = _status_rows(f"{_ACCOUNT} = %s AND {_ID} IN ({placeholders})", [account.pk, *ids])
+    if connection.vendor == "postgresql":
+        # One array parameter: psycopg converts a statement with more than 50 parameters afresh at
+        # every call (~0.15 ms for 100 ids); with one it reuses the conversion.
+        orders = _status_rows(f"{_ACCOUNT} = %s AND {_ID} = ANY(%s::bigint[])", [account.pk, ids])
+    else:
+        placeholders = ", ".join(["%s"] * len(ids))
+        orders = _status_rows(f"{_ACCOUNT} = %s AND {_ID} IN ({placeholders})", [account.pk, *ids])
     return {order.pk: order for order in orders}
 
 
