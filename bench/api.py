@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import secrets
 import shlex
 import shutil
@@ -122,24 +121,14 @@ def main() -> None:
 
         django.setup()
         from django.core.cache import cache
-        from django.core.management import call_command
         from django.db import connection
 
-        db = tick.db_name(args.database_url)
-        print(f"Creating and seeding {db} …", flush=True)
-        tick.recreate(args.database_url, db)
-        if not args.keep_database:
-            stack.callback(seeding.drop_database, args.database_url, db)
-        call_command("migrate", verbosity=0)
         if args.redis_url:
             cache.clear()  # its own database number: stale counters or bytes would skew the run
             stack.callback(cache.clear)  # and nothing of the run is left in it
-        rnd = random.Random(args.seed)
-        panel = seeding.seed_panel(n_orders=args.orders, n_accounts=args.accounts, n_services=args.services, rnd=rnd)
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE")
         bodies = run_dir / "bodies.txt"
-        seeding.write_bodies(bodies, seeding.request_bodies(panel, rnd))
+        panel = seeding.fresh_panel(stack, args.database_url, keep=args.keep_database, n_orders=args.orders,
+                                    n_accounts=args.accounts, n_services=args.services, seed=args.seed, bodies=bodies)
         seeded = (f"{tick.fmt_int(args.orders)} orders in flight over {tick.fmt_int(len(panel.accounts))} accounts "
                   f"with a key and balance each, plus one hot account; {tick.fmt_int(panel.services)} active services")
         print(f"Seeded in {panel.seconds:.0f} s: {seeded}", flush=True)

@@ -1,7 +1,7 @@
 """CPU milliseconds per reseller API call, in one process: robust to a busy machine where wall-clock
 req/s is noise. Not a load test (bench/api.py is); a before/after gauge for optimisations.
 
-    .venv/bin/python bench/cpu_per_call.py [--calls 300] [--reseed] [--profile services]
+    .venv/bin/python bench/cpu_per_call.py [--calls 300] [--reseed] [--profile services] [--profile-lines 45]
 
 Each call goes through Django's WSGI handler with the production settings (DEBUG off, Redis cache
 and rate-limit counters on a private redis-server, the request log, the metrics middleware), with a
@@ -89,6 +89,7 @@ def main() -> None:
     parser.add_argument("--reseed", action="store_true")
     parser.add_argument("--server-url", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--profile", choices=SCENARIOS, help="also print a cProfile summary of this action")
+    parser.add_argument("--profile-lines", type=int, default=45, help="functions the cProfile summary lists")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--reference", action="store_true",
                         help="also measure bench/reference.py's view of each action (its floor), as bench/api.py does")
@@ -160,7 +161,7 @@ def main() -> None:
                     call(handler, body_of(scenario, i))
                 profile.disable()
                 stats = io.StringIO()
-                pstats.Stats(profile, stream=stats).sort_stats("cumulative").print_stats(int(os.environ.get("PROFILE_LINES", "45")))
+                pstats.Stats(profile, stream=stats).sort_stats("cumulative").print_stats(args.profile_lines)
                 print(stats.getvalue())
     finally:
         redis_process.terminate()

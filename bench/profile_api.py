@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import shlex
 import shutil
 import subprocess
@@ -146,21 +145,11 @@ def main() -> None:
         import django
 
         django.setup()
-        from django.core.management import call_command
         from django.db import connection
 
-        db = tick.db_name(args.database_url)
-        print(f"Creating and seeding {db} …", flush=True)
-        tick.recreate(args.database_url, db)
-        if not args.keep_database:
-            stack.callback(seeding.drop_database, args.database_url, db)
-        call_command("migrate", verbosity=0)
-        rnd = random.Random(args.seed)
-        panel = seeding.seed_panel(n_orders=args.orders, n_accounts=args.accounts, n_services=args.services, rnd=rnd)
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE")
         bodies = run_dir / "bodies.txt"
-        seeding.write_bodies(bodies, seeding.request_bodies(panel, rnd))
+        panel = seeding.fresh_panel(stack, args.database_url, keep=args.keep_database, n_orders=args.orders,
+                                    n_accounts=args.accounts, n_services=args.services, seed=args.seed, bodies=bodies)
         seeded = (f"{tick.fmt_int(args.orders)} orders in flight over {tick.fmt_int(len(panel.accounts))} accounts, "
                   f"one hot account, {tick.fmt_int(panel.services)} active services")
         print(f"Seeded in {panel.seconds:.0f} s: {seeded}", flush=True)

@@ -122,6 +122,27 @@ def write_bodies(path: Path, bodies: dict[str, list[str]]) -> None:
                 out.write(f"{scenario}\t{body}\n")
 
 
+def fresh_panel(stack, database_url: str, *, keep: bool, n_orders: int, n_accounts: int, n_services: int,
+                seed: int, bodies: Path) -> Panel:
+    """Recreate the bench database Django points at (dropped again when `stack` closes, unless
+    `keep`), migrate and seed it, VACUUM ANALYZE, and write the request bodies to `bodies`."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    db = tick.db_name(database_url)
+    print(f"Creating and seeding {db} …", flush=True)
+    tick.recreate(database_url, db)
+    if not keep:
+        stack.callback(drop_database, database_url, db)
+    call_command("migrate", verbosity=0)
+    rnd = random.Random(seed)
+    panel = seed_panel(n_orders=n_orders, n_accounts=n_accounts, n_services=n_services, rnd=rnd)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    write_bodies(bodies, request_bodies(panel, rnd))
+    return panel
+
+
 def drop_database(url: str, name: str) -> None:
     from django.db import connection
 
