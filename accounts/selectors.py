@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from accounts.models import Account, ApiKey
+from smmpanel.db_values import converter
 
 # What an API call reads of its key, account and user; anything else stays deferred (a read of it
 # would cost a query, which the API's query-count tests would catch).
@@ -29,7 +30,7 @@ def _column(model, name: str) -> str:
 
 
 def _lookup_sql() -> tuple[str, list]:
-    """The SQL of the lookup and, per column, the converters Django would apply to its value.
+    """The SQL of the lookup and, per column, the conversion Django would apply to its value.
 
     Written once per database vendor instead of compiled by the ORM at every call: with
     select_related and `.only()` the ORM spent ~0.65 ms of CPU a call building this statement and
@@ -42,10 +43,8 @@ def _lookup_sql() -> tuple[str, list]:
         columns, converters = [], []
         for model, names in _COLUMNS:
             for name in names:
-                field = model._meta.get_field(name)
-                col = field.get_col(model._meta.db_table)
-                columns.append(f"{q(model._meta.db_table)}.{q(field.column)}")
-                converters.append((col, connection.ops.get_db_converters(col) + col.get_db_converters(connection)))
+                columns.append(f"{q(model._meta.db_table)}.{q(_column(model, name))}")
+                converters.append(converter(model, name))
         # The catalog's version token rides along (catalog/snapshot.py): `add` and `services` would
         # otherwise spend a round trip of their own on it. A scalar subquery on a one-row table.
         version = apps.get_model("catalog", "CatalogVersion")._meta.db_table
@@ -73,11 +72,7 @@ def apikey_by_digest(*, digest: str) -> ApiKey | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    values = []
-    for value, (col, functions) in zip(row, converters):
-        for convert in functions:
-            value = convert(value, col, connection)
-        values.append(value)
+    values = [convert(value) for value, convert in zip(row, converters)]
     objects, start = [], 0
     for model, names in _COLUMNS:
         objects.append(model.from_db(connection.alias, list(names), values[start:start + len(names)]))
@@ -95,9 +90,10 @@ def account_balance(account: Account) -> Decimal:
     directly: the ORM's deferred-field load spent more CPU on it than the rest of a `balance` call."""
     if "balance" not in account.get_deferred_fields():
         return account.balance
+    q = connection.ops.quote_name
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT balance FROM {connection.ops.quote_name(Account._meta.db_table)} WHERE id = %s",
+        cursor.execute(f"SELECT {q(_column(Account, 'balance'))} FROM {q(Account._meta.db_table)} WHERE {q('id')} = %s",
                        [account.pk])
         (balance,) = cursor.fetchone()
-    account.balance = Decimal(balance)  # SQLite hands back a float-like value; PostgreSQL a Decimal
+    account.balance = converter(Account, "balance")(balance)
     return account.balance

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -11,6 +10,7 @@ from django.db.models import Case, Count, F, Q, When
 
 from accounts.models import Account
 from orders.models import FulfillmentTick, Order, OrderStatus, Refill
+from smmpanel.db_values import converter
 from smmpanel.errors import OrderNotFound, RefillNotFound
 
 STATUS_FIELDS = ("id", "charge", "start_count", "status", "remains")
@@ -38,13 +38,8 @@ def _status_rows(where: str, params: list) -> list[StatusRow]:
     with connection.cursor() as cursor:
         cursor.execute(f'SELECT {columns} FROM "{Order._meta.db_table}" WHERE {where}', params)
         rows = cursor.fetchall()
-    charge = Order._meta.get_field("charge")
-    column = charge.get_col(Order._meta.db_table)
-    converters = connection.ops.get_db_converters(column) + charge.get_db_converters(connection)
-    if converters:
-        for convert in converters:
-            rows = [(pk, convert(value, column, connection), *rest) for pk, value, *rest in rows]
-    return [StatusRow._make(row) for row in rows]
+    charge = converter(Order, "charge")
+    return [StatusRow(pk, charge(value), *rest) for pk, value, *rest in rows]
 
 
 def order_get(*, account: Account, order_id: int) -> StatusRow:

@@ -5,17 +5,20 @@ import hashlib
 import re
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
+from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts import services
-from accounts.models import ApiKey
+from accounts.models import Account, ApiKey, LedgerKind
+from accounts.selectors import account_balance
 from accounts.services import (
     apikey_authenticate,
     apikey_issue,
     apikey_revoke,
+    ledger_post,
     reseller_create,
 )
 from accounts.tests.factories import reseller_with_key
@@ -213,3 +216,15 @@ def test_the_api_records_the_callers_address(client, account, settings):
                            HTTP_X_FORWARDED_FOR="198.51.100.1, 2001:DB8:0::7")
     assert response.json() == {"balance": "10.00", "currency": "TRY"}
     assert _last_use(account.key)[1] == "2001:db8::7"
+
+
+def test_account_balance_reads_a_deferred_balance_as_the_orm_would(account):
+    """The key cache hands calls accounts without their balance; `balance` reads it then, exactly
+    (a Decimal to the cent, also from SQLite's numbers), and once."""
+    ledger_post(account_id=account.pk, amount=Decimal("0.10"), kind=LedgerKind.DEPOSIT)
+    deferred = Account.objects.defer("balance").get(pk=account.pk)
+    with CaptureQueriesContext(connection) as queries:
+        assert account_balance(deferred) == Account.objects.get(pk=account.pk).balance
+        balance = account_balance(deferred)
+    assert isinstance(balance, Decimal) and balance == Decimal("10.10") and str(balance).endswith(".10000")
+    assert len(queries) == 2  # the deferred read and the check above; the second call reads nothing

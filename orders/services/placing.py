@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from accounts.models import Account, LedgerKind
 from accounts.services import ledger_post
 from orders.models import ACTIVE_STATUSES, Order
-from orders.order_request import order_request_parse, request_fingerprint
+from orders.order_request import OrderRequest, order_request_parse, request_fingerprint
 from orders.sql import insert_events
 from orders.wakeups import wake_after_commit
 from smmpanel import fields as f
@@ -28,7 +28,7 @@ def _replay(*, account_id: int, idempotency_key: str, fingerprint: str) -> Order
     return order
 
 
-def _active_twin_exists(order: Order, request) -> bool:
+def _active_twin_exists(order: Order, request: OrderRequest) -> bool:
     """Whether the account has another active order of this service for this link."""
     return (
         Order.objects.filter(
