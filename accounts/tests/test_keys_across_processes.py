@@ -136,3 +136,23 @@ def test_a_catalog_change_is_charged_at_the_next_add_in_every_process(two):
     assert charge(first, 3) == Decimal("2") and charge(second, 4) == Decimal("2")
     CustomRate.objects.create(account=alice, service=service, rate=Decimal("5"))
     assert charge(second, 5) == Decimal("0.5") and charge(first, 6) == Decimal("0.5")
+
+
+def test_the_cache_serves_keys_and_only_the_triggers_keep_it_true(two):
+    """Proof that the cached servers do serve keys from memory: a revocation written with triggers
+    switched off (this session only) reaches the uncached servers, not the cached ones, until a
+    change that does notify."""
+    alice = reseller_with_key("alice", "100")
+    first, second = two.start()
+    assert "balance" in first.api(alice.key) and "balance" in second.api(alice.key)
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")  # no triggers fire for this session
+        try:
+            cursor.execute("UPDATE accounts_apikey SET revoked_at = now() WHERE account_id = %s", [alice.pk])
+        finally:
+            cursor.execute("SET session_replication_role = DEFAULT")
+    expected = "balance" if two.env is CACHED else "error"
+    assert expected in first.api(alice.key) and expected in second.api(alice.key)
+    reseller_with_key("bob", "5")  # an unrelated write that notifies (a user, an account, a key)
+    get_user_model().objects.filter(username="bob").update(is_active=False)
+    assert first.api(alice.key) == INVALID and second.api(alice.key) == INVALID
