@@ -5,12 +5,10 @@ key up). Each test runs both ways, against real gunicorn processes that have alr
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import pytest
 import requests
-
-from decimal import Decimal
-
 from django.contrib.auth import get_user_model
 from django.db import connection
 
